@@ -1,0 +1,143 @@
+package tus
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+)
+
+// bodyReader reads a request body for a store. It keeps a rolling read
+// deadline (Config.NetworkTimeout), can be interrupted from another
+// goroutine (a newer request wants the upload's lock), reports progress, and
+// stops at the number of bytes the upload may still take: more bytes than
+// that fail the whole chunk with ErrSizeExceeded.
+type bodyReader struct {
+	body  io.Reader
+	rc    *http.ResponseController
+	limit int64 // bytes the upload may still take; -1 for no limit
+	read  int64 // bytes returned so far
+
+	timeout    time.Duration
+	deadlineAt time.Time // when the deadline was last pushed
+
+	progressEvery time.Duration
+	progressAt    time.Time
+	onProgress    func(read int64)
+
+	mu       sync.Mutex
+	cause    error // why the read was interrupted, if it was
+	finished bool  // the request is over; interrupting must not touch the connection
+	deadline bool  // a read deadline is set on the connection
+}
+
+func newBodyReader(w http.ResponseWriter, r *http.Request, limit int64, timeout time.Duration) *bodyReader {
+	return &bodyReader{
+		body:    r.Body,
+		rc:      http.NewResponseController(w),
+		limit:   limit,
+		timeout: timeout,
+	}
+}
+
+// Read reads from the body, translating deadline and interruption errors
+// into protocol errors.
+func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.limit >= 0 {
+		if b.read >= b.limit {
+			return 0, b.checkOverflow()
+		}
+		if rem := b.limit - b.read; int64(len(p)) > rem {
+			p = p[:rem]
+		}
+	}
+	if b.timeout > 0 {
+		now := time.Now()
+		if now.Sub(b.deadlineAt) > b.timeout/16 {
+			b.deadlineAt = now
+			b.setDeadline(now.Add(b.timeout))
+		}
+	}
+	n, err := b.body.Read(p)
+	b.read += int64(n)
+	if b.onProgress != nil && n > 0 {
+		if now := time.Now(); now.Sub(b.progressAt) >= b.progressEvery {
+			b.progressAt = now
+			b.onProgress(b.read)
+		}
+	}
+	if err != nil && err != io.EOF {
+		if cause := b.interrupted(); cause != nil {
+			err = cause
+		} else if errors.Is(err, os.ErrDeadlineExceeded) {
+			err = ErrReadTimeout
+		}
+	}
+	return n, err
+}
+
+// checkOverflow is called once the limit is reached: the body must end here.
+// A body that breaks off instead (a stall or an interruption before the
+// final empty chunk) has delivered every byte the upload needs, so that
+// counts as its end too.
+func (b *bodyReader) checkOverflow() error {
+	var one [1]byte
+	for {
+		n, err := b.body.Read(one[:])
+		if n > 0 {
+			return &discardError{cause: ErrSizeExceeded}
+		}
+		if err != nil {
+			return io.EOF
+		}
+	}
+}
+
+// setDeadline pushes the connection's read deadline, if the server lets us.
+func (b *bodyReader) setDeadline(t time.Time) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.finished || b.cause != nil {
+		return
+	}
+	if b.rc.SetReadDeadline(t) == nil {
+		b.deadline = true
+	}
+}
+
+// interrupted returns the interruption cause, or nil.
+func (b *bodyReader) interrupted() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.cause
+}
+
+// interrupt ends the body at the latest after grace: reads go on until then,
+// so bytes the client sent before it vanished, already waiting in the
+// connection's buffers, are still stored; then Read fails with cause. It
+// may be called from any goroutine, also after the request finished.
+func (b *bodyReader) interrupt(cause error, grace time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.finished || b.cause != nil {
+		return
+	}
+	b.cause = cause
+	// Bound (or wake) a Read blocked on the connection.
+	if b.rc.SetReadDeadline(time.Now().Add(grace)) == nil {
+		b.deadline = true
+	}
+}
+
+// finish ends the reader's use of the connection: later interruptions are
+// ignored and a deadline we set is cleared if the body was read to its end.
+func (b *bodyReader) finish() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.finished = true
+	if b.deadline && b.cause == nil {
+		_ = b.rc.SetReadDeadline(time.Time{})
+	}
+}

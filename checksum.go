@@ -1,0 +1,142 @@
+package tus
+
+import (
+	"bytes"
+	"crypto/md5"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/base64"
+	"hash"
+	"hash/crc32"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// checksumAlgorithms is the Tus-Checksum-Algorithm value.
+const checksumAlgorithms = "md5,sha1,sha256,sha512,crc32"
+
+// newChecksumHash returns a hash for a Tus-Checksum-Algorithm name.
+func newChecksumHash(alg string) (hash.Hash, bool) {
+	switch alg {
+	case "md5":
+		return md5.New(), true
+	case "sha1":
+		return sha1.New(), true
+	case "sha256":
+		return sha256.New(), true
+	case "sha512":
+		return sha512.New(), true
+	case "crc32":
+		return crc32.NewIEEE(), true
+	}
+	return nil, false
+}
+
+// checksum is a parsed Upload-Checksum value.
+type checksum struct {
+	alg  string
+	hash hash.Hash
+	sum  []byte
+}
+
+// parseChecksum decodes "<algorithm> <base64 digest>".
+func parseChecksum(v string) (*checksum, error) {
+	alg, enc, ok := strings.Cut(strings.TrimSpace(v), " ")
+	if !ok || alg == "" {
+		return nil, ErrInvalidChecksum
+	}
+	alg = strings.ToLower(alg)
+	h, ok := newChecksumHash(alg)
+	if !ok {
+		return nil, ErrUnsupportedChecksumAlgorithm.WithMessage("unsupported checksum algorithm " + truncate(alg, 20) + "; supported: " + checksumAlgorithms)
+	}
+	sum, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil || len(sum) != h.Size() {
+		return nil, ErrInvalidChecksum.WithMessage("invalid Upload-Checksum header: digest is not base64 of the algorithm's size")
+	}
+	return &checksum{alg: alg, hash: h, sum: sum}, nil
+}
+
+// discardError marks a failed chunk whose bytes must not be kept. It
+// matches ErrChecksumMismatch with errors.Is (the store's signal to drop the
+// chunk) and unwraps to its cause, which sets the response status.
+type discardError struct{ cause error }
+
+func (e *discardError) Error() string        { return e.cause.Error() }
+func (e *discardError) Unwrap() error        { return e.cause }
+func (e *discardError) Is(target error) bool { return target == ErrChecksumMismatch }
+
+// verifyingReader hashes what it reads and, at the end of the body, checks
+// the digest from the Upload-Checksum header or trailer. Every failure,
+// including a body that ends early, is a discardError: a checksummed chunk
+// is stored whole or not at all.
+type verifyingReader struct {
+	r      io.Reader
+	req    *http.Request
+	expect *checksum            // from the header; nil in trailer mode
+	hashes map[string]hash.Hash // trailer mode: every algorithm, as it is named only at the end
+	w      io.Writer            // where read bytes are hashed
+}
+
+// newVerifyingReader wraps body when r carries Upload-Checksum as a header
+// or announces it as a trailer; it returns body unchanged otherwise.
+func newVerifyingReader(body io.Reader, r *http.Request) (io.Reader, error) {
+	if v := r.Header.Get("Upload-Checksum"); v != "" {
+		c, err := parseChecksum(v)
+		if err != nil {
+			return nil, err
+		}
+		return &verifyingReader{r: body, req: r, expect: c, w: c.hash}, nil
+	}
+	if _, ok := r.Trailer[http.CanonicalHeaderKey("Upload-Checksum")]; ok {
+		v := &verifyingReader{r: body, req: r, hashes: make(map[string]hash.Hash, 5)}
+		ws := make([]io.Writer, 0, 5)
+		for alg := range strings.SplitSeq(checksumAlgorithms, ",") {
+			h, _ := newChecksumHash(alg)
+			v.hashes[alg] = h
+			ws = append(ws, h)
+		}
+		v.w = io.MultiWriter(ws...)
+		return v, nil
+	}
+	return body, nil
+}
+
+func (v *verifyingReader) Read(p []byte) (int, error) {
+	n, err := v.r.Read(p)
+	if n > 0 {
+		_, _ = v.w.Write(p[:n]) // hashes never fail
+	}
+	switch {
+	case err == io.EOF:
+		if verr := v.verify(); verr != nil {
+			return n, &discardError{cause: verr}
+		}
+		return n, io.EOF
+	case err != nil:
+		return n, &discardError{cause: err}
+	}
+	return n, nil
+}
+
+// verify compares the digest of everything read with the expected one.
+func (v *verifyingReader) verify() error {
+	c := v.expect
+	if c == nil {
+		t := v.req.Trailer.Get("Upload-Checksum")
+		if t == "" {
+			return ErrChecksumMismatch.WithMessage("checksum mismatch: the announced Upload-Checksum trailer was not sent; the chunk was not stored")
+		}
+		var err error
+		if c, err = parseChecksum(t); err != nil {
+			return err
+		}
+		c.hash = v.hashes[c.alg]
+	}
+	if !bytes.Equal(c.hash.Sum(nil), c.sum) {
+		return ErrChecksumMismatch
+	}
+	return nil
+}

@@ -1,0 +1,159 @@
+package tus
+
+import (
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Config configures a Handler. Only StoreComposer is required; every other
+// field has a working default.
+type Config struct {
+	// StoreComposer holds the storage parts. Its Core is required.
+	StoreComposer *StoreComposer
+	// BasePath is the URL path the handler is mounted at, used to build the
+	// Location of new uploads ("/files/" by default). It may also be an
+	// absolute URL ("https://uploads.example.com/files/"), which is then used
+	// as it is.
+	BasePath string
+	// MaxSize is the largest upload length accepted, announced as
+	// Tus-Max-Size; 0 means no limit.
+	MaxSize int64
+	// DisableDownload turns GET requests off.
+	DisableDownload bool
+	// DisableTermination turns DELETE requests off even if the store
+	// supports them.
+	DisableTermination bool
+	// DisableConcatenation turns the concatenation extension off even if
+	// the store supports it.
+	DisableConcatenation bool
+	// RespectForwardedHeaders makes Location URLs honour X-Forwarded-Host,
+	// X-Forwarded-Proto and Forwarded (RFC 7239). Enable it only behind a
+	// proxy that sets or strips them.
+	RespectForwardedHeaders bool
+	// NetworkTimeout bounds how long a request body may send nothing before
+	// the request ends; the bytes read so far are kept. It is a rolling read
+	// deadline (60 s by default; negative disables it).
+	NetworkTimeout time.Duration
+	// AcquireLockTimeout bounds how long a request waits for an upload's
+	// lock, after asking the holder to let go (20 s by default).
+	AcquireLockTimeout time.Duration
+	// Expiration is how long an unfinished upload lives after its creation;
+	// 0 means forever. Expired unfinished uploads answer 410 Gone.
+	Expiration time.Duration
+	// ProgressInterval is the least time between two progress events of one
+	// request (1 s by default).
+	ProgressInterval time.Duration
+	// Cors configures cross-origin requests. Nil means the defaults of
+	// DefaultCorsConfig: every origin allowed, no credentials.
+	Cors *CorsConfig
+	// Logger receives the handler's logs; nil discards them.
+	Logger *slog.Logger
+
+	// PreUploadCreateCallback runs before an upload is created. It may
+	// reject the request, or change the ID and metadata. See HookEvent.
+	PreUploadCreateCallback func(event HookEvent) (HTTPResponse, FileInfoChanges, error)
+	// PreFinishResponseCallback runs after the last byte is stored and
+	// before the response is sent; its HTTPResponse is merged into it, and an
+	// error turns the response into that error.
+	PreFinishResponseCallback func(event HookEvent) (HTTPResponse, error)
+	// PreUploadTerminateCallback runs before an upload is deleted and may
+	// reject the deletion.
+	PreUploadTerminateCallback func(event HookEvent) (HTTPResponse, error)
+	// AccessCallback runs on every request that names an upload (HEAD, PATCH,
+	// GET, DELETE, and POST of a final upload for each partial) after the
+	// upload is found and before anything is done. An error refuses the
+	// request; return an *Error (for example ErrAccessDenied) to choose the
+	// status. Use it for per-user authorisation.
+	AccessCallback func(event AccessEvent) error
+}
+
+// CorsConfig configures cross-origin resource sharing.
+type CorsConfig struct {
+	// Disable turns CORS handling off: no CORS headers, and preflight
+	// requests are answered as plain OPTIONS.
+	Disable bool
+	// AllowOrigin matches the origins that may use the handler; nil allows
+	// all.
+	AllowOrigin *regexp.Regexp
+	// AllowCredentials sets Access-Control-Allow-Credentials.
+	AllowCredentials bool
+	// AllowMethods, AllowHeaders and ExposeHeaders are comma-separated lists.
+	AllowMethods  string
+	AllowHeaders  string
+	ExposeHeaders string
+	// MaxAge is how long a browser may cache a preflight answer.
+	MaxAge time.Duration
+}
+
+// DefaultCorsConfig returns the CORS settings used when Config.Cors is nil.
+// Callers may change the returned value and pass it in Config.Cors.
+func DefaultCorsConfig() *CorsConfig {
+	return &CorsConfig{
+		AllowMethods: "POST, HEAD, PATCH, OPTIONS, GET, DELETE",
+		AllowHeaders: strings.Join([]string{
+			"Authorization", "Origin", "X-Requested-With", "X-Request-ID",
+			"X-HTTP-Method-Override", "Content-Type", "Upload-Length",
+			"Upload-Offset", "Tus-Resumable", "Upload-Metadata",
+			"Upload-Defer-Length", "Upload-Concat", "Upload-Checksum",
+			"Upload-Complete", "Upload-Incomplete", "Upload-Draft-Interop-Version",
+		}, ", "),
+		ExposeHeaders: strings.Join([]string{
+			"Upload-Offset", "Location", "Upload-Length", "Tus-Version",
+			"Tus-Resumable", "Tus-Max-Size", "Tus-Extension",
+			"Tus-Checksum-Algorithm", "Upload-Metadata", "Upload-Defer-Length",
+			"Upload-Concat", "Upload-Expires", "Upload-Complete", "Upload-Limit",
+			"Upload-Draft-Interop-Version", "X-Request-ID",
+		}, ", "),
+		MaxAge: 24 * time.Hour,
+	}
+}
+
+// Defaults for Config fields left zero.
+const (
+	DefaultBasePath           = "/files/"
+	DefaultNetworkTimeout     = 60 * time.Second
+	DefaultAcquireLockTimeout = 20 * time.Second
+	DefaultProgressInterval   = time.Second
+)
+
+// withDefaults returns a copy of c with zero fields set to their defaults,
+// or an error if c cannot work.
+func (c Config) withDefaults() (Config, error) {
+	if c.StoreComposer == nil || c.StoreComposer.Core == nil {
+		return c, errors.New("tus: Config.StoreComposer with a Core data store is required")
+	}
+	if c.MaxSize < 0 {
+		return c, errors.New("tus: Config.MaxSize must not be negative")
+	}
+	if c.BasePath == "" {
+		c.BasePath = DefaultBasePath
+	}
+	if !strings.Contains(c.BasePath, "://") && !strings.HasPrefix(c.BasePath, "/") {
+		c.BasePath = "/" + c.BasePath
+	}
+	if !strings.HasSuffix(c.BasePath, "/") {
+		c.BasePath += "/"
+	}
+	if c.NetworkTimeout == 0 {
+		c.NetworkTimeout = DefaultNetworkTimeout
+	}
+	if c.AcquireLockTimeout <= 0 {
+		c.AcquireLockTimeout = DefaultAcquireLockTimeout
+	}
+	if c.ProgressInterval <= 0 {
+		c.ProgressInterval = DefaultProgressInterval
+	}
+	if c.Expiration < 0 {
+		return c, errors.New("tus: Config.Expiration must not be negative")
+	}
+	if c.Cors == nil {
+		c.Cors = DefaultCorsConfig()
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}

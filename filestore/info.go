@@ -1,0 +1,202 @@
+package filestore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"syscall"
+	"unicode/utf8"
+
+	"github.com/tusgo/tus"
+)
+
+// infoFile is the content of an info file: a tus.FileInfo marshalled as
+// JSON, plus the metadata pairs JSON strings cannot carry exactly.
+//
+// JSON strings hold UTF-8 only (encoding/json replaces invalid bytes with
+// U+FFFD), but Upload-Metadata values are arbitrary bytes. Pairs whose key
+// or value is not valid UTF-8 are therefore kept in BinaryMetaData, where
+// []byte marshals as base64, instead of in MetaData. For ordinary metadata
+// BinaryMetaData is absent and the file is exactly a marshalled FileInfo.
+type infoFile struct {
+	tus.FileInfo
+	BinaryMetaData []metaPair `json:"BinaryMetaData,omitempty"`
+}
+
+// metaPair is one metadata pair that is not valid UTF-8.
+type metaPair struct {
+	Key   []byte `json:"Key"`
+	Value []byte `json:"Value"`
+}
+
+// encodeInfo returns the info file content for info.
+func encodeInfo(info tus.FileInfo) ([]byte, error) {
+	f := infoFile{FileInfo: info}
+	for k, v := range info.MetaData {
+		if utf8.ValidString(k) && utf8.ValidString(v) {
+			continue
+		}
+		if len(f.BinaryMetaData) == 0 {
+			// Copy before the first removal: info's map is the caller's.
+			f.MetaData = maps.Clone(info.MetaData)
+		}
+		delete(f.MetaData, k)
+		f.BinaryMetaData = append(f.BinaryMetaData, metaPair{Key: []byte(k), Value: []byte(v)})
+	}
+	slices.SortFunc(f.BinaryMetaData, func(a, b metaPair) int { return slices.Compare(a.Key, b.Key) })
+	return json.Marshal(f)
+}
+
+// decodeInfo parses info file content.
+func decodeInfo(raw []byte) (tus.FileInfo, error) {
+	var f infoFile
+	if err := json.Unmarshal(raw, &f); err != nil {
+		return tus.FileInfo{}, err
+	}
+	info := f.FileInfo
+	if len(f.BinaryMetaData) > 0 && info.MetaData == nil {
+		info.MetaData = make(tus.MetaData, len(f.BinaryMetaData))
+	}
+	for _, p := range f.BinaryMetaData {
+		info.MetaData[string(p.Key)] = string(p.Value)
+	}
+	if !tus.ValidID(info.ID) {
+		return tus.FileInfo{}, fmt.Errorf("invalid upload ID %s", shownID(info.ID))
+	}
+	info.Offset = 0
+	return info, nil
+}
+
+// cloneInfo returns a copy of info that shares no map or slice with it.
+func cloneInfo(info tus.FileInfo) tus.FileInfo {
+	info.MetaData = maps.Clone(info.MetaData)
+	info.PartialUploads = slices.Clone(info.PartialUploads)
+	info.Storage = maps.Clone(info.Storage)
+	return info
+}
+
+// writeInfo replaces the info file at path atomically: it writes a temporary
+// file in the store's directory, fsyncs it if sync is set, and renames it
+// over path. The temporary file's name starts with '.', so it never collides
+// with a file of an upload. On failure the temporary file is removed. The
+// directory is not fsynced.
+func (s *FileStore) writeInfo(path string, info tus.FileInfo, sync bool) (err error) {
+	raw, err := encodeInfo(info)
+	if err != nil {
+		return fmt.Errorf("encode info: %w", err)
+	}
+	tmp, err := os.CreateTemp(s.dir, "."+info.ID+infoSuffix+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("create temporary info file: %w", err)
+	}
+	tmpPath := tmp.Name()
+	defer func() {
+		if err != nil {
+			_ = tmp.Close() // may already be closed; the error is irrelevant then
+			_ = os.Remove(tmpPath)
+		}
+	}()
+	if filepath.Dir(tmpPath) != s.dir {
+		return fmt.Errorf("temporary info file %q is outside the store", tmpPath)
+	}
+	if _, err := tmp.Write(raw); err != nil {
+		return fmt.Errorf("write temporary info file: %w", err)
+	}
+	if err := tmp.Chmod(filePerm); err != nil && runtime.GOOS != "windows" {
+		return fmt.Errorf("chmod temporary info file: %w", err)
+	}
+	if sync {
+		if err := tmp.Sync(); err != nil {
+			return fmt.Errorf("sync temporary info file: %w", err)
+		}
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close temporary info file: %w", err)
+	}
+	if err := os.Rename(tmpPath, path); err != nil {
+		return fmt.Errorf("replace info file: %w", err)
+	}
+	return nil
+}
+
+// DeclareLength sets the upload's Size to length and clears SizeIsDeferred.
+// It replaces the info file atomically and, unless the store has NoSync set,
+// durably (the new file and the directory are fsynced). The cached info is
+// updated only on success.
+//
+// It fails with an error wrapping tus.ErrInvalidUploadLength if length is
+// negative and with one wrapping tus.ErrNotFound if the data file is gone.
+func (u *upload) DeclareLength(ctx context.Context, length int64) error {
+	if length < 0 {
+		return fmt.Errorf("filestore: declare length %q: length %d: %w", u.info.ID, length, tus.ErrInvalidUploadLength)
+	}
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err)
+	}
+	// Do not resurrect the info file of a terminated upload.
+	if _, err := os.Stat(u.dataPath); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, tus.ErrNotFound)
+		}
+		return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err)
+	}
+	info := cloneInfo(u.info)
+	info.Size = length
+	info.SizeIsDeferred = false
+	sync := !u.store.noSync
+	if err := u.store.writeInfo(u.infoPath, info, sync); err != nil {
+		return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err)
+	}
+	if sync {
+		if err := syncDir(u.store.dir); err != nil {
+			return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err)
+		}
+	}
+	u.info = info
+	return nil
+}
+
+// syncFile fsyncs the file at path.
+func syncFile(path string) error {
+	// Write access: some systems (Windows) refuse to flush read-only handles.
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	serr := f.Sync()
+	cerr := f.Close()
+	if serr != nil {
+		return fmt.Errorf("sync %s: %w", filepath.Base(path), serr)
+	}
+	return cerr
+}
+
+// syncDir fsyncs the directory dir, making the creation, renaming and
+// removal of its entries durable. Systems and file systems that cannot sync
+// a directory (Windows, some network and FUSE file systems) are skipped:
+// there the entries are as durable as the system makes them.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open directory: %w", err)
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	if serr != nil && !errors.Is(serr, errors.ErrUnsupported) && !errors.Is(serr, syscall.EINVAL) {
+		return fmt.Errorf("sync directory: %w", serr)
+	}
+	if cerr != nil {
+		return fmt.Errorf("close directory: %w", cerr)
+	}
+	return nil
+}

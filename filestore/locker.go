@@ -1,0 +1,371 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tusgo/tus"
+	"github.com/tusgo/tus/memorylocker"
+)
+
+const (
+	lockSuffix    = ".lock"
+	releaseSuffix = ".release"
+
+	// DefaultRetryInterval is how often a waiting Lock retries the flock.
+	DefaultRetryInterval = 20 * time.Millisecond
+	// DefaultReleaseCheckInterval is how often a holder looks for a release
+	// request from another process.
+	DefaultReleaseCheckInterval = 50 * time.Millisecond
+)
+
+// FileLocker is a tus.Locker that serialises requests for the same upload
+// across goroutines and across processes on one host sharing a directory.
+//
+// Inside a process, locks go through a memorylocker.MemoryLocker, which
+// hands the lock over and delivers release requests between goroutines at
+// once. Across processes, the holder of a lock on id holds flock(2) on
+// <dir>/<id>.lock. A waiter in another process retries the flock every
+// RetryInterval and, while it waits, keeps a marker file <dir>/<id>.release
+// in place; every holder watches for that marker every ReleaseCheckInterval
+// and, when it appears, removes it and calls its release function. A new
+// holder removes markers left over from earlier waits, and a waiter that
+// still waits puts its marker back.
+//
+// The holder removes the lock file in Unlock, while it still holds the
+// flock, so no file stays behind per upload. A waiter that had opened the
+// removed file notices, once it gets the flock, that the path no longer
+// names that file, and starts over on the path. Lock files must not be
+// removed by anyone else.
+//
+// FileLocker works on Unix systems only; elsewhere NewLocker fails.
+// FileLocker is safe for concurrent use. Change its fields only before the
+// first call to NewLock.
+type FileLocker struct {
+	// RetryInterval is how often a waiting Lock retries the flock and renews
+	// its release request. NewLocker sets DefaultRetryInterval, which is
+	// also used if RetryInterval is not positive.
+	RetryInterval time.Duration
+	// ReleaseCheckInterval is how often the holder of a lock looks for a
+	// release request from another process. NewLocker sets
+	// DefaultReleaseCheckInterval, which is also used if
+	// ReleaseCheckInterval is not positive.
+	ReleaseCheckInterval time.Duration
+
+	dir string
+	mem *memorylocker.MemoryLocker
+}
+
+// NewLocker returns a FileLocker keeping its lock files in dir, which it
+// creates (mode 0750) if it is missing. dir may be the directory of a
+// FileStore: the store never touches the locker's files. It fails on systems
+// without flock(2).
+func NewLocker(dir string) (*FileLocker, error) {
+	if err := flockSupported(); err != nil {
+		return nil, err
+	}
+	abs, err := prepareDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: locker: %w", err)
+	}
+	return &FileLocker{
+		RetryInterval:        DefaultRetryInterval,
+		ReleaseCheckInterval: DefaultReleaseCheckInterval,
+		dir:                  abs,
+		mem:                  memorylocker.New(),
+	}, nil
+}
+
+// UseIn registers the locker in c.
+func (l *FileLocker) UseIn(c *tus.StoreComposer) { c.UseLocker(l) }
+
+// NewLock returns a lock for id without acquiring it. It fails if id is not
+// a valid upload ID.
+func (l *FileLocker) NewLock(id string) (tus.Lock, error) {
+	if !tus.ValidID(id) {
+		return nil, fmt.Errorf("filestore: new lock: invalid ID %s: %w", shownID(id), tus.ErrInvalidID)
+	}
+	mem, err := l.mem.NewLock(id)
+	if err != nil {
+		return nil, fmt.Errorf("filestore: new lock %q: %w", id, err)
+	}
+	return &fileLock{
+		locker:      l,
+		id:          id,
+		mem:         mem,
+		lockPath:    filepath.Join(l.dir, id+lockSuffix),
+		releasePath: filepath.Join(l.dir, id+releaseSuffix),
+	}, nil
+}
+
+// lockState is where a fileLock is in its life.
+type lockState int
+
+const (
+	unlocked  lockState = iota
+	acquiring           // inside Lock
+	locked
+)
+
+// fileLock is one lock of a FileLocker.
+type fileLock struct {
+	locker      *FileLocker
+	id          string
+	mem         tus.Lock
+	lockPath    string
+	releasePath string
+
+	mu    sync.Mutex // guards the fields below
+	state lockState
+	file  *os.File      // the flocked lock file while locked
+	stop  chan struct{} // closed by Unlock to stop the watcher
+	done  chan struct{} // closed by the watcher when it returns
+}
+
+// Lock acquires the lock: first in this process, then across processes. It
+// waits until ctx is done and then fails with an error wrapping
+// tus.ErrLockTimeout. A holder in this process is asked to let go at once, a
+// holder in another process within about RetryInterval plus
+// ReleaseCheckInterval.
+//
+// releaseRequested (which may be nil) is called at most once, from another
+// goroutine, when someone else wants the lock. It may be called while this
+// Lock is still waiting for another process, when a newer request in this
+// process already wants the lock. It must not block, and in particular must
+// not call Unlock itself: Unlock waits for the goroutine that calls it.
+func (k *fileLock) Lock(ctx context.Context, releaseRequested func()) error {
+	k.mu.Lock()
+	if k.state != unlocked {
+		k.mu.Unlock()
+		return fmt.Errorf("filestore: lock %q: already held or being acquired by this Lock", k.id)
+	}
+	k.state = acquiring
+	k.mu.Unlock()
+
+	release := atMostOnce(releaseRequested)
+	f, err := k.acquire(ctx, release)
+	if err != nil {
+		k.mu.Lock()
+		k.state = unlocked
+		k.mu.Unlock()
+		return err
+	}
+	stop, done := make(chan struct{}), make(chan struct{})
+	k.mu.Lock()
+	k.state, k.file, k.stop, k.done = locked, f, stop, done
+	k.mu.Unlock()
+	go k.watch(release, stop, done)
+	return nil
+}
+
+// acquire takes the in-process lock and then the flock, and returns the
+// flocked lock file.
+func (k *fileLock) acquire(ctx context.Context, release func()) (*os.File, error) {
+	if err := k.mem.Lock(ctx, release); err != nil {
+		return nil, fmt.Errorf("filestore: lock %q: %w", k.id, err)
+	}
+	f, err := k.flock(ctx)
+	if err != nil {
+		if uerr := k.mem.Unlock(); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		return nil, err
+	}
+	// Release requests still present were meant for the previous holder;
+	// waiters that still wait renew theirs.
+	if err := os.Remove(k.releasePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		_ = unflock(f)
+		_ = f.Close()
+		if uerr := k.mem.Unlock(); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		return nil, fmt.Errorf("filestore: lock %q: remove release request: %w", k.id, err)
+	}
+	return f, nil
+}
+
+// flock opens the lock file and waits until it holds flock on it, asking the
+// holder to let go meanwhile. It starts over if the file it locked is no
+// longer the one at lockPath, because someone removed or replaced it.
+func (k *fileLock) flock(ctx context.Context) (*os.File, error) {
+	var tick *time.Ticker
+	defer func() {
+		if tick != nil {
+			tick.Stop()
+		}
+	}()
+	wait := func() error {
+		if tick == nil {
+			tick = time.NewTicker(positive(k.locker.RetryInterval, DefaultRetryInterval))
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("filestore: lock %q: %w: %w", k.id, tus.ErrLockTimeout, ctx.Err())
+		case <-tick.C:
+			return nil
+		}
+	}
+	for {
+		f, err := os.OpenFile(k.lockPath, os.O_RDONLY|os.O_CREATE, filePerm)
+		if err != nil {
+			return nil, fmt.Errorf("filestore: lock %q: open lock file: %w", k.id, err)
+		}
+		for {
+			ok, err := tryFlock(f)
+			if err != nil {
+				_ = f.Close()
+				return nil, fmt.Errorf("filestore: lock %q: flock: %w", k.id, err)
+			}
+			if ok {
+				break
+			}
+			k.requestRelease()
+			if err := wait(); err != nil {
+				_ = f.Close()
+				return nil, err
+			}
+		}
+		same, err := isSameFile(f, k.lockPath)
+		if err == nil && same {
+			return f, nil
+		}
+		_ = unflock(f)
+		_ = f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("filestore: lock %q: check lock file: %w", k.id, err)
+		}
+		// The file was removed or replaced after we opened it: whoever
+		// opens the path now locks another file. Start over on that one.
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("filestore: lock %q: %w: %w", k.id, tus.ErrLockTimeout, err)
+		}
+	}
+}
+
+// requestRelease puts the release marker in place, asking the holder in
+// another process to let go. Failing to do so only makes the wait longer, so
+// errors are ignored.
+func (k *fileLock) requestRelease() {
+	f, err := os.OpenFile(k.releasePath, os.O_WRONLY|os.O_CREATE, filePerm)
+	if err == nil {
+		_ = f.Close()
+	}
+}
+
+// watch runs while the lock is held. Every ReleaseCheckInterval it looks for
+// the release marker; when it finds it, it removes it, calls release and
+// returns. It returns when stop is closed, and closes done when it returns.
+func (k *fileLock) watch(release func(), stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	tick := time.NewTicker(positive(k.locker.ReleaseCheckInterval, DefaultReleaseCheckInterval))
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		if _, err := os.Lstat(k.releasePath); err == nil {
+			_ = os.Remove(k.releasePath)
+			release()
+			return
+		}
+	}
+}
+
+// Unlock releases the lock: it stops watching for release requests, removes
+// a pending release request (waiters still waiting renew it), releases the
+// flock, closes the lock file and releases the in-process lock. It removes
+// the lock file before releasing its flock. It fails with an error wrapping
+// memorylocker.ErrNotLocked if the lock is not held; otherwise it does every
+// step and reports the errors of all of them.
+func (k *fileLock) Unlock() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.state != locked {
+		return fmt.Errorf("filestore: unlock %q: %w", k.id, memorylocker.ErrNotLocked)
+	}
+	close(k.stop)
+	<-k.done
+
+	var errs []error
+	if err := os.Remove(k.releasePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		errs = append(errs, fmt.Errorf("remove release request: %w", err))
+	}
+	// Removing the lock file while still holding its flock is safe: a
+	// waiter that opened it finds, once it gets the flock, that the path no
+	// longer names its file, and starts over (see flock). If the path names
+	// another file already, it belongs to someone else and stays.
+	if same, err := isSameFile(k.file, k.lockPath); err != nil {
+		errs = append(errs, fmt.Errorf("check lock file: %w", err))
+	} else if same {
+		if err := os.Remove(k.lockPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove lock file: %w", err))
+		}
+	}
+	if err := unflock(k.file); err != nil {
+		errs = append(errs, fmt.Errorf("release flock: %w", err))
+	}
+	if err := k.file.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("close lock file: %w", err))
+	}
+	if err := k.mem.Unlock(); err != nil {
+		errs = append(errs, err)
+	}
+	k.state, k.file, k.stop, k.done = unlocked, nil, nil, nil
+	if len(errs) > 0 {
+		return fmt.Errorf("filestore: unlock %q: %w", k.id, errors.Join(errs...))
+	}
+	return nil
+}
+
+// isSameFile reports whether the open file f is still the file at path.
+func isSameFile(f *os.File, path string) (bool, error) {
+	ffi, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	pfi, err := os.Stat(path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	return os.SameFile(ffi, pfi), nil
+}
+
+// positive returns d, or def if d is not positive.
+func positive(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// atMostOnce returns a function that calls f on its first call only, and
+// never blocks on concurrent calls. f may be nil.
+func atMostOnce(f func()) func() {
+	if f == nil {
+		return func() {}
+	}
+	var called atomic.Bool
+	return func() {
+		if called.CompareAndSwap(false, true) {
+			f()
+		}
+	}
+}
+
+// Interface checks.
+var (
+	_ tus.Locker = (*FileLocker)(nil)
+	_ tus.Lock   = (*fileLock)(nil)
+)

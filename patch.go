@@ -1,0 +1,161 @@
+package tus
+
+import (
+	"net/http"
+)
+
+// PatchFile appends the request body to an upload at Upload-Offset (the core
+// protocol). It answers 204 with the new Upload-Offset; 409 if the offset is
+// not the upload's, 413 past its length, 415 without
+// application/offset+octet-stream, 460 on a checksum mismatch (nothing of
+// the chunk is kept). Bytes read before a broken connection, a read timeout
+// or an interruption by a newer request are stored and counted.
+func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
+	if !isOffsetOctetStream(r.Header.Get("Content-Type")) {
+		h.sendError(w, r, ErrInvalidContentType)
+		return
+	}
+	offset, ok := parseUint(r.Header.Get("Upload-Offset"))
+	if !ok {
+		h.sendError(w, r, ErrInvalidOffset)
+		return
+	}
+	declared, declares := int64(0), false
+	if v := r.Header.Get("Upload-Length"); v != "" {
+		if declared, declares = parseUint(v); !declares {
+			h.sendError(w, r, ErrInvalidUploadLength)
+			return
+		}
+	}
+	id, err := uploadID(r)
+	if err != nil {
+		h.sendError(w, r, err)
+		return
+	}
+	hl, err := h.lockAccessible(r, id, ActionWrite)
+	if err != nil {
+		h.sendError(w, r, err)
+		return
+	}
+	defer h.unlock(r, hl)
+
+	up, info, err := h.openLocked(r, id, ActionWrite)
+	if err != nil {
+		h.sendError(w, r, err)
+		return
+	}
+	if info.IsFinal {
+		h.sendError(w, r, ErrModifyFinal)
+		return
+	}
+	if offset != info.Offset {
+		h.sendError(w, r, ErrMismatchOffset)
+		return
+	}
+	wasDeferred := info.SizeIsDeferred
+	if declares {
+		if info, err = h.declareLength(r, up, info, declared); err != nil {
+			h.sendError(w, r, err)
+			return
+		}
+	}
+	if !info.SizeIsDeferred && r.ContentLength > info.Size-info.Offset {
+		h.setUploadOffset(w, info)
+		h.sendError(w, r, ErrSizeExceeded)
+		return
+	}
+
+	var resp HTTPResponse
+	switch {
+	case r.ContentLength != 0:
+		info, resp, err = h.writeBody(w, r, hl, up, info)
+	case wasDeferred && declares && info.IsComplete():
+		// An empty PATCH that declares the length the upload already has.
+		resp, err = h.finishUpload(r, up, info)
+	}
+	h.setUploadOffset(w, info)
+	if err != nil {
+		h.respondError(w, r, err)
+		return
+	}
+	status, body := applyResponse(w, resp, http.StatusNoContent)
+	finishResponse(w, r, status, body)
+}
+
+// setUploadOffset sets the response headers a PATCH answers with.
+func (h *Handler) setUploadOffset(w http.ResponseWriter, info FileInfo) {
+	w.Header().Set("Upload-Offset", formatInt(info.Offset))
+	h.setExpires(w, info)
+}
+
+// declareLength sets the length of a deferred-length upload. Declaring the
+// length it already has is accepted; changing it is not.
+func (h *Handler) declareLength(r *http.Request, up Upload, info FileInfo, length int64) (FileInfo, error) {
+	if !info.SizeIsDeferred {
+		if length == info.Size {
+			return info, nil
+		}
+		return info, ErrUploadLengthAlreadySet
+	}
+	if h.cfg.MaxSize > 0 && length > h.cfg.MaxSize {
+		return info, ErrMaxSizeExceeded
+	}
+	if length < info.Offset {
+		return info, ErrInvalidUploadLength.WithMessage("Upload-Length is smaller than the bytes already uploaded")
+	}
+	if r.ContentLength > 0 && info.Offset+r.ContentLength > length {
+		return info, ErrSizeExceeded
+	}
+	if !h.composer.UsesLengthDeferrer() {
+		return info, ErrNotImplemented
+	}
+	if err := h.composer.LengthDeferrer.AsLengthDeclarableUpload(up).DeclareLength(r.Context(), length); err != nil {
+		return info, err
+	}
+	info.Size, info.SizeIsDeferred = length, false
+	return info, nil
+}
+
+// writeBody streams r's body into up at info.Offset and finishes the upload
+// when its last byte arrives. It returns the upload's new state; on error,
+// the state still counts every byte that was stored.
+func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock, up Upload, info FileInfo) (FileInfo, HTTPResponse, error) {
+	limit := int64(-1)
+	switch {
+	case !info.SizeIsDeferred:
+		limit = info.Size - info.Offset
+	case h.cfg.MaxSize > 0:
+		limit = h.cfg.MaxSize - info.Offset
+	}
+	br := newBodyReader(w, r, limit, h.cfg.NetworkTimeout)
+	start := info.Offset
+	if h.events.active() {
+		br.progressEvery = h.cfg.ProgressInterval
+		br.onProgress = func(read int64) {
+			pi := info
+			pi.Offset = start + read
+			h.events.emit(r.Context(), Event{Type: EventProgress, HookEvent: newHookEvent(r, pi)})
+		}
+	}
+	src, err := newVerifyingReader(br, r)
+	if err != nil {
+		return info, HTTPResponse{}, err
+	}
+	hl.attach(br)
+	// The client may be gone, but what was read must still be stored.
+	n, werr := up.WriteChunk(detach(r.Context()), info.Offset, src)
+	br.finish()
+	info.Offset += n
+	if n > 0 && br.onProgress != nil {
+		br.onProgress(n)
+	}
+	if werr != nil {
+		return info, HTTPResponse{}, werr
+	}
+	if n == 0 || !info.IsComplete() {
+		// Only the request that stores the last byte finishes the upload.
+		return info, HTTPResponse{}, nil
+	}
+	resp, err := h.finishUpload(r, up, info)
+	return info, resp, err
+}

@@ -1,0 +1,106 @@
+package tus
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+)
+
+// sendError answers r with err. A protocol *Error is sent as it is; anything
+// else is logged with the request ID and answered with a bare 500, so no
+// internals reach the client.
+func (h *Handler) sendError(w http.ResponseWriter, r *http.Request, err error) {
+	e := asError(err)
+	rid := w.Header().Get("X-Request-ID")
+	switch {
+	case e == nil:
+		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
+			// The client went away; nobody reads the answer.
+			h.log.LogAttrs(r.Context(), slog.LevelDebug, "request canceled by client",
+				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path))
+		} else {
+			h.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
+				slog.String("request_id", rid), slog.String("method", r.Method),
+				slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+		}
+		e = ErrInternal.WithMessage(ErrInternal.Message + " (request ID " + rid + ")")
+	case e.Status >= 500:
+		h.log.LogAttrs(r.Context(), slog.LevelError, "server error",
+			slog.String("request_id", rid), slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	default:
+		h.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused",
+			slog.String("request_id", rid), slog.String("method", r.Method),
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	}
+	writeText(w, r, e.Status, e.Error())
+}
+
+// writeText sends a one-line plain-text response.
+func writeText(w http.ResponseWriter, r *http.Request, status int, msg string) {
+	hdr := w.Header()
+	body := msg + "\n"
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// sendCallbackError answers a request refused by a callback: with the
+// callback's response if it set a status, else like sendError.
+func (h *Handler) sendCallbackError(w http.ResponseWriter, r *http.Request, resp HTTPResponse, err error) {
+	if resp.StatusCode == 0 {
+		h.sendError(w, r, err)
+		return
+	}
+	for k, v := range resp.Header {
+		w.Header().Set(k, v)
+	}
+	body := resp.Body
+	if body == "" {
+		body = http.StatusText(resp.StatusCode) + "\n"
+		if e := asError(err); e != nil {
+			body = e.Error() + "\n"
+		}
+	}
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	}
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(resp.StatusCode)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+// applyResponse merges a callback's response into a successful one and
+// returns the status to send.
+func applyResponse(w http.ResponseWriter, resp HTTPResponse, status int) (int, string) {
+	for k, v := range resp.Header {
+		w.Header().Set(k, v)
+	}
+	if resp.StatusCode != 0 {
+		status = resp.StatusCode
+	}
+	return status, resp.Body
+}
+
+// finishResponse writes a success status and an optional body.
+func finishResponse(w http.ResponseWriter, r *http.Request, status int, body string) {
+	if body != "" {
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		if w.Header().Get("Content-Type") == "" {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		}
+	}
+	w.WriteHeader(status)
+	if body != "" && r.Method != http.MethodHead {
+		_, _ = w.Write([]byte(body))
+	}
+}
+
+func formatInt(n int64) string { return strconv.FormatInt(n, 10) }

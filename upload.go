@@ -1,0 +1,221 @@
+package tus
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// lockAccessible checks access to upload id for action and then takes its
+// lock. The check comes first so that a refused request cannot make the
+// lock's holder let go. Without an AccessCallback it only locks.
+func (h *Handler) lockAccessible(r *http.Request, id, action string) (*heldLock, error) {
+	if h.cfg.AccessCallback != nil {
+		if _, _, err := h.openUpload(r, id, action); err != nil {
+			return nil, err
+		}
+	}
+	return h.lockUpload(r, id)
+}
+
+// openUpload finds upload id, reads its state once, runs the access
+// callback for action and refuses expired unfinished uploads.
+func (h *Handler) openUpload(r *http.Request, id, action string) (Upload, FileInfo, error) {
+	return h.readUpload(r, id, action, true)
+}
+
+// openLocked is openUpload for a request that went through lockAccessible,
+// which already ran the access callback.
+func (h *Handler) openLocked(r *http.Request, id, action string) (Upload, FileInfo, error) {
+	return h.readUpload(r, id, action, false)
+}
+
+// readUpload does the work of openUpload; access says whether to run the
+// access callback.
+func (h *Handler) readUpload(r *http.Request, id, action string, access bool) (Upload, FileInfo, error) {
+	ctx := r.Context()
+	up, err := h.composer.Core.GetUpload(ctx, id)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	info, err := up.GetInfo(ctx)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	if access {
+		if err := h.checkAccess(r, info, action); err != nil {
+			return nil, FileInfo{}, err
+		}
+	}
+	if action != ActionTerminate && info.IsExpired(time.Now()) {
+		return nil, FileInfo{}, ErrUploadGone
+	}
+	return up, info, nil
+}
+
+// checkAccess runs Config.AccessCallback, if any.
+func (h *Handler) checkAccess(r *http.Request, info FileInfo, action string) error {
+	if h.cfg.AccessCallback == nil {
+		return nil
+	}
+	err := h.cfg.AccessCallback(AccessEvent{HookEvent: newHookEvent(r, info), Action: action})
+	if err != nil && asError(err) == nil {
+		return fmt.Errorf("%w: %w", ErrAccessDenied, err)
+	}
+	return err
+}
+
+// finishUpload makes a complete upload durable, runs the pre-finish
+// callback and announces the completion. It returns the callback's response.
+func (h *Handler) finishUpload(r *http.Request, up Upload, info FileInfo) (HTTPResponse, error) {
+	if err := up.FinishUpload(r.Context()); err != nil {
+		return HTTPResponse{}, err
+	}
+	var resp HTTPResponse
+	if h.cfg.PreFinishResponseCallback != nil {
+		var err error
+		resp, err = h.cfg.PreFinishResponseCallback(newHookEvent(r, info))
+		if err != nil {
+			return resp, &callbackError{resp: resp, err: err}
+		}
+	}
+	h.events.emit(r.Context(), Event{Type: EventCompleted, HookEvent: newHookEvent(r, info)})
+	return resp, nil
+}
+
+// callbackError carries a callback's rejection and its response.
+type callbackError struct {
+	resp HTTPResponse
+	err  error
+}
+
+func (e *callbackError) Error() string { return e.err.Error() }
+func (e *callbackError) Unwrap() error { return e.err }
+
+// respondError answers with a callback's response if err carries one.
+func (h *Handler) respondError(w http.ResponseWriter, r *http.Request, err error) {
+	if ce, ok := err.(*callbackError); ok {
+		h.sendCallbackError(w, r, ce.resp, ce.err)
+		return
+	}
+	h.sendError(w, r, err)
+}
+
+// loadPartials finds the partial uploads a final upload is made of. Every
+// one must be a partial upload with a known length.
+func (h *Handler) loadPartials(r *http.Request, ids []string) ([]Upload, []FileInfo, error) {
+	ups := make([]Upload, len(ids))
+	infos := make([]FileInfo, len(ids))
+	for i, id := range ids {
+		up, info, err := h.openUpload(r, id, ActionConcatenate)
+		if err != nil {
+			if e := asError(err); e != nil && e.Status == http.StatusNotFound {
+				return nil, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: partial upload " + id + " not found")
+			}
+			return nil, nil, err
+		}
+		if !info.IsPartial {
+			return nil, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: upload " + id + " is not a partial upload")
+		}
+		if info.SizeIsDeferred {
+			return nil, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: partial upload " + id + " has no declared length yet")
+		}
+		ups[i], infos[i] = up, info
+	}
+	return ups, infos, nil
+}
+
+// tryConcat fills final upload up from its loaded partials if every partial
+// is complete, and reports whether it did. The caller holds the final's lock.
+func (h *Handler) tryConcat(r *http.Request, up Upload, info *FileInfo, partials []Upload, pinfos []FileInfo) (bool, HTTPResponse, error) {
+	ctx := r.Context()
+	for _, pi := range pinfos {
+		if !pi.IsComplete() {
+			return false, HTTPResponse{}, nil
+		}
+	}
+	if err := h.composer.Concater.AsConcatableUpload(up).ConcatUploads(ctx, partials); err != nil {
+		return false, HTTPResponse{}, err
+	}
+	info.Offset = info.Size
+	resp, err := h.finishUpload(r, up, *info)
+	return true, resp, err
+}
+
+// concatIfReady concatenates a final upload created before its partials
+// were finished (concatenation-unfinished), once they are. The caller holds
+// the final's lock; info is updated.
+func (h *Handler) concatIfReady(r *http.Request, up Upload, info *FileInfo) error {
+	if !info.IsFinal || info.IsComplete() || !h.concatEnabled() {
+		return nil
+	}
+	partials, pinfos, err := h.loadPartials(r, info.PartialUploads)
+	if err != nil {
+		return err
+	}
+	_, _, err = h.tryConcat(r, up, info, partials, pinfos)
+	return err
+}
+
+// completePendingFinal is concatIfReady for a request that does not hold
+// the lock: it takes it and re-reads the upload under it.
+func (h *Handler) completePendingFinal(r *http.Request, id string, up Upload, info FileInfo) (Upload, FileInfo, error) {
+	if !info.IsFinal || info.IsComplete() || !h.concatEnabled() {
+		return up, info, nil
+	}
+	hl, err := h.lockUpload(r, id)
+	if err != nil {
+		return nil, FileInfo{}, err
+	}
+	defer h.unlock(r, hl)
+	if up, err = h.composer.Core.GetUpload(r.Context(), id); err != nil {
+		return nil, FileInfo{}, err
+	}
+	if info, err = up.GetInfo(r.Context()); err != nil {
+		return nil, FileInfo{}, err
+	}
+	if err := h.concatIfReady(r, up, &info); err != nil {
+		return nil, FileInfo{}, err
+	}
+	return up, info, nil
+}
+
+// setUploadHeaders writes the headers that describe an upload's state.
+func (h *Handler) setUploadHeaders(w http.ResponseWriter, r *http.Request, info FileInfo) {
+	hdr := w.Header()
+	if !info.IsFinal || info.IsComplete() {
+		hdr.Set("Upload-Offset", formatInt(info.Offset))
+	}
+	if info.SizeIsDeferred {
+		hdr.Set("Upload-Defer-Length", "1")
+	} else {
+		hdr.Set("Upload-Length", formatInt(info.Size))
+	}
+	if len(info.MetaData) > 0 {
+		hdr.Set("Upload-Metadata", EncodeMetadata(info.MetaData))
+	}
+	switch {
+	case info.IsPartial:
+		hdr.Set("Upload-Concat", "partial")
+	case info.IsFinal:
+		urls := make([]string, len(info.PartialUploads))
+		for i, id := range info.PartialUploads {
+			urls[i] = h.uploadURL(r, id)
+		}
+		hdr.Set("Upload-Concat", "final;"+strings.Join(urls, " "))
+	}
+	h.setExpires(w, info)
+}
+
+// setExpires sets Upload-Expires for an unfinished upload that expires.
+func (h *Handler) setExpires(w http.ResponseWriter, info FileInfo) {
+	if !info.ExpiresAt.IsZero() && !info.IsComplete() {
+		w.Header().Set("Upload-Expires", formatExpires(info.ExpiresAt))
+	}
+}
+
+// detach returns a context that outlives the client's request but keeps its
+// values, for work that must finish once started (storing what was read).
+func detach(ctx context.Context) context.Context { return context.WithoutCancel(ctx) }
