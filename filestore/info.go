@@ -82,6 +82,29 @@ func cloneInfo(info tus.FileInfo) tus.FileInfo {
 	return info
 }
 
+// createInfo writes the info file of a new upload at path, which must not
+// exist yet. On failure nothing is left at path.
+func createInfo(path string, info tus.FileInfo) error {
+	raw, err := encodeInfo(info)
+	if err != nil {
+		return fmt.Errorf("encode info: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("create info file: %w", tus.ErrUploadExists)
+		}
+		return fmt.Errorf("create info file: %w", err)
+	}
+	_, werr := f.Write(raw)
+	cerr := f.Close()
+	if werr != nil || cerr != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("write info file: %w", errors.Join(werr, cerr))
+	}
+	return nil
+}
+
 // writeInfo replaces the info file at path atomically: it writes a temporary
 // file in the store's directory, fsyncs it if sync is set, and renames it
 // over path. The temporary file's name starts with '.', so it never collides

@@ -28,24 +28,29 @@ const (
 
 // FileLocker is a tus.Locker that serialises requests for the same upload
 // across goroutines and across processes on one host sharing a directory.
+// Its locks are kernel locks tied to open files, so a process that dies
+// holds nothing (unlike PID files, which break in containers).
 //
 // Inside a process, locks go through a memorylocker.MemoryLocker, which
 // hands the lock over and delivers release requests between goroutines at
-// once. Across processes, the holder of a lock on id holds flock(2) on
-// <dir>/<id>.lock. A waiter in another process retries the flock every
-// RetryInterval and, while it waits, keeps a marker file <dir>/<id>.release
-// in place; every holder watches for that marker every ReleaseCheckInterval
-// and, when it appears, removes it and calls its release function. A new
-// holder removes markers left over from earlier waits, and a waiter that
-// still waits puts its marker back.
+// once. Across processes:
 //
-// The holder removes the lock file in Unlock, while it still holds the
-// flock, so no file stays behind per upload. A waiter that had opened the
-// removed file notices, once it gets the flock, that the path no longer
-// names that file, and starts over on the path. Lock files must not be
-// removed by anyone else.
+//   - On Linux, every lock is a one-byte open file description lock
+//     (fcntl F_OFD_SETLK, the byte-range sibling of flock(2)) in one file,
+//     <dir>/.tus-locks, at a position hashed from the upload ID: two system
+//     calls per lock, and no file created or removed. A waiter in another
+//     process read-locks a second range of the upload to ask the holder to
+//     let go; holders check for it every ReleaseCheckInterval.
+//   - Elsewhere (and on Linux kernels before 3.15), the holder of a lock on
+//     id holds flock(2) on <dir>/<id>.lock. A waiter retries every
+//     RetryInterval and meanwhile keeps a marker file <dir>/<id>.release in
+//     place; holders look for it every ReleaseCheckInterval. The holder
+//     removes its lock file in Unlock while it still holds the flock; a
+//     waiter that had opened the removed file notices, once it gets the
+//     flock, that the path no longer names that file, and starts over.
+//     Lock files must not be removed by anyone else.
 //
-// FileLocker works on Unix systems only; elsewhere NewLocker fails.
+// FileLocker works on Unix systems; elsewhere NewLocker fails.
 // FileLocker is safe for concurrent use. Change its fields only before the
 // first call to NewLock.
 type FileLocker struct {
@@ -61,6 +66,7 @@ type FileLocker struct {
 
 	dir string
 	mem *memorylocker.MemoryLocker
+	ofd *ofdTable // nil: flock on a file per upload
 }
 
 // NewLocker returns a FileLocker keeping its lock files in dir, which it
@@ -68,6 +74,12 @@ type FileLocker struct {
 // FileStore: the store never touches the locker's files. It fails on systems
 // without flock(2).
 func NewLocker(dir string) (*FileLocker, error) {
+	return newLocker(dir, true)
+}
+
+// newLocker is NewLocker; useOFD false forces flock even where open file
+// description locks exist (for tests of that path).
+func newLocker(dir string, useOFD bool) (*FileLocker, error) {
 	if err := flockSupported(); err != nil {
 		return nil, err
 	}
@@ -75,12 +87,27 @@ func NewLocker(dir string) (*FileLocker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore: locker: %w", err)
 	}
-	return &FileLocker{
+	l := &FileLocker{
 		RetryInterval:        DefaultRetryInterval,
 		ReleaseCheckInterval: DefaultReleaseCheckInterval,
 		dir:                  abs,
 		mem:                  memorylocker.New(),
-	}, nil
+	}
+	if useOFD {
+		if l.ofd, err = openOFD(abs); err != nil && !errors.Is(err, errors.ErrUnsupported) {
+			return nil, fmt.Errorf("filestore: locker: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// Close releases the locker's lock file. Locks still held are lost; call it
+// only when no request uses the locker any more.
+func (l *FileLocker) Close() error {
+	if l.ofd == nil {
+		return nil
+	}
+	return l.ofd.close()
 }
 
 // UseIn registers the locker in c.
@@ -95,6 +122,9 @@ func (l *FileLocker) NewLock(id string) (tus.Lock, error) {
 	mem, err := l.mem.NewLock(id)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: new lock %q: %w", id, err)
+	}
+	if l.ofd != nil {
+		return l.newOFDLock(id, mem), nil
 	}
 	return &fileLock{
 		locker:      l,
@@ -259,12 +289,26 @@ func (k *fileLock) requestRelease() {
 	}
 }
 
-// watch runs while the lock is held. Every ReleaseCheckInterval it looks for
-// the release marker; when it finds it, it removes it, calls release and
-// returns. It returns when stop is closed, and closes done when it returns.
+// watch runs while the lock is held: it asks every ReleaseCheckInterval
+// whether a waiter in another process left a release marker; when one did,
+// it removes the marker and calls release.
 func (k *fileLock) watch(release func(), stop <-chan struct{}, done chan<- struct{}) {
+	k.locker.watchForRelease(func() bool {
+		if _, err := os.Lstat(k.releasePath); err != nil {
+			return false
+		}
+		_ = os.Remove(k.releasePath)
+		return true
+	}, release, stop, done)
+}
+
+// watchForRelease is the loop of a held lock's watcher goroutine: every
+// ReleaseCheckInterval it calls asked, and when that reports a waiter in
+// another process, it calls release and returns. It returns when stop is
+// closed, and closes done when it returns.
+func (l *FileLocker) watchForRelease(asked func() bool, release func(), stop <-chan struct{}, done chan<- struct{}) {
 	defer close(done)
-	tick := time.NewTicker(positive(k.locker.ReleaseCheckInterval, DefaultReleaseCheckInterval))
+	tick := time.NewTicker(positive(l.ReleaseCheckInterval, DefaultReleaseCheckInterval))
 	defer tick.Stop()
 	for {
 		select {
@@ -272,8 +316,7 @@ func (k *fileLock) watch(release func(), stop <-chan struct{}, done chan<- struc
 			return
 		case <-tick.C:
 		}
-		if _, err := os.Lstat(k.releasePath); err == nil {
-			_ = os.Remove(k.releasePath)
+		if asked() {
 			release()
 			return
 		}

@@ -10,9 +10,9 @@ import (
 )
 
 // TestProtocol runs the tus protocol suite against the filestore, once with
-// the in-process locker and once with the flock locker.
+// the in-process locker and once with the FileLocker.
 func TestProtocol(t *testing.T) {
-	for _, locker := range []string{"memorylocker", "flock"} {
+	for _, locker := range []string{"memorylocker", "filelocker"} {
 		t.Run(locker, func(t *testing.T) {
 			protocoltest.Run(t, func(t *testing.T) *tus.StoreComposer {
 				dir := t.TempDir()
@@ -22,7 +22,7 @@ func TestProtocol(t *testing.T) {
 				}
 				composer := tus.NewStoreComposer()
 				store.UseIn(composer)
-				if locker == "flock" {
+				if locker == "filelocker" {
 					l, err := filestore.NewLocker(dir)
 					if err != nil {
 						t.Fatal(err)

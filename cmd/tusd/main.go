@@ -38,7 +38,9 @@ type options struct {
 }
 
 func main() {
-	if err := run(os.Args[1:], os.Stderr); err != nil {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "tusd:", err)
 		os.Exit(1)
 	}
@@ -75,8 +77,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	return o, nil
 }
 
-// run starts the server and serves until a signal arrives.
-func run(args []string, stderr io.Writer) error {
+// shutdownTimeout bounds how long in-flight requests may take to finish
+// once the server is asked to stop.
+const shutdownTimeout = 10 * time.Second
+
+// run starts the server and serves until ctx ends. ready, if not nil, is
+// called with the listening address once requests are accepted.
+func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr string)) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -126,23 +133,26 @@ func run(args []string, stderr io.Writer) error {
 	}
 	logger.Info("tusd listening", "address", "http://"+ln.Addr().String()+o.basePath, "dir", store.Dir(), "max_size", o.maxSize)
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
 	select {
 	case err := <-serveErr:
 		return err
 	case <-ctx.Done():
 	}
 	logger.Info("shutting down")
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
+	err = srv.Shutdown(shutdownCtx)
+	if err != nil {
+		// Requests still running are cut off; what they read is stored.
+		err = errors.Join(fmt.Errorf("shutdown: %w", err), srv.Close())
 	}
-	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
-		return err
+	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
+		err = errors.Join(err, serr)
 	}
-	return nil
+	return err
 }
