@@ -15,6 +15,11 @@ import (
 	"github.com/tusgo/tus/memorylocker"
 )
 
+// ofdLockFile is the file in the lock directory whose byte ranges are the
+// locks where open file description locks exist. Its leading '.' keeps it
+// apart from every upload's files.
+const ofdLockFile = ".tus-locks"
+
 const (
 	lockSuffix    = ".lock"
 	releaseSuffix = ".release"

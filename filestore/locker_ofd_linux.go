@@ -26,10 +26,6 @@ const (
 	fOFDSetLk = 37 // F_OFD_SETLK
 )
 
-// ofdLockFile is the file in the lock directory whose byte ranges are the
-// locks. Its leading '.' keeps it apart from every upload's files.
-const ofdLockFile = ".tus-locks"
-
 // requestBase separates the two ranges an upload has: its lock at h, and
 // at requestBase+h the range waiters in other processes read-lock to ask
 // the holder to let go.
