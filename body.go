@@ -27,6 +27,8 @@ type bodyReader struct {
 	progressAt    time.Time
 	onProgress    func(read int64)
 
+	failed bool // the body failed to read (the client broke off, stalled or was cut off)
+
 	mu       sync.Mutex
 	cause    error // why the read was interrupted, if it was
 	finished bool  // the request is over; interrupting must not touch the connection
@@ -69,6 +71,7 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 		}
 	}
 	if err != nil && err != io.EOF {
+		b.failed = true
 		if cause := b.interrupted(); cause != nil {
 			err = cause
 		} else if errors.Is(err, os.ErrDeadlineExceeded) {

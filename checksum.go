@@ -59,6 +59,16 @@ func parseChecksum(v string) (*checksum, error) {
 	return &checksum{alg: alg, hash: h, sum: sum}, nil
 }
 
+// checkChecksumHeader validates an Upload-Checksum header, if any, before
+// the request changes anything.
+func checkChecksumHeader(r *http.Request) error {
+	if v := r.Header.Get("Upload-Checksum"); v != "" {
+		_, err := parseChecksum(v)
+		return err
+	}
+	return nil
+}
+
 // discardError marks a failed chunk whose bytes must not be kept. It
 // matches ErrChecksumMismatch with errors.Is (the store's signal to drop the
 // chunk) and unwraps to its cause, which sets the response status.

@@ -152,6 +152,9 @@ func (c Config) withDefaults() (Config, error) {
 	if c.Cors == nil {
 		c.Cors = DefaultCorsConfig()
 	}
+	if c.Cors.AllowCredentials && c.Cors.AllowOrigin == nil && !c.Cors.Disable {
+		return c, errors.New("tus: Config.Cors.AllowCredentials needs an AllowOrigin pattern: credentials for every origin would let any site act for your users")
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

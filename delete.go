@@ -38,6 +38,7 @@ func (h *Handler) DelFile(w http.ResponseWriter, r *http.Request) {
 		h.sendError(w, r, err)
 		return
 	}
+	h.unfinished.Delete(id)
 	h.events.emit(r.Context(), Event{Type: EventTerminated, HookEvent: newHookEvent(r, info)})
 	status, body := applyResponse(w, resp, http.StatusNoContent)
 	finishResponse(w, r, status, body)

@@ -87,6 +87,9 @@ var (
 	// ErrReadTimeout (408): the client sent nothing within the network timeout;
 	// the bytes read so far are stored.
 	ErrReadTimeout = NewError(http.StatusRequestTimeout, "ERR_READ_TIMEOUT", "timed out reading the request body")
+	// ErrBodyRead (400): the request body broke off; the bytes received
+	// before are stored.
+	ErrBodyRead = NewError(http.StatusBadRequest, "ERR_READ_BODY", "the request body broke off; the bytes received before are stored")
 	// ErrUploadStopped (400): the server stopped the upload on purpose, for
 	// example at shutdown; the bytes read so far are stored.
 	ErrUploadStopped = NewError(http.StatusBadRequest, "ERR_UPLOAD_STOPPED", "upload was stopped by the server")

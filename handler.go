@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 )
 
 // Protocol constants.
@@ -33,6 +34,9 @@ type Handler struct {
 	extensions string
 	events     eventHub
 	allow      string // Allow header for upload URLs
+	// unfinished holds the IDs of complete uploads whose finish failed and
+	// must be retried (see finishUpload). It only holds failures.
+	unfinished sync.Map
 }
 
 // NewHandler checks cfg and returns a Handler serving it.

@@ -341,3 +341,18 @@ func TestMethodHandlersRejectEncodedSlashes(t *testing.T) {
 		eq(t, "Upload-Offset", w.Header().Get("Upload-Offset"), "1")
 	})
 }
+
+func TestCorsCredentialsNeedOrigin(t *testing.T) {
+	c := tus.NewStoreComposer()
+	newMemStore().UseIn(c)
+	memorylocker.New().UseIn(c)
+	cors := tus.DefaultCorsConfig()
+	cors.AllowCredentials = true
+	if _, err := tus.NewHandler(tus.Config{StoreComposer: c, Cors: cors}); err == nil {
+		t.Fatal("credentials for every origin were accepted")
+	}
+	cors.AllowOrigin = regexp.MustCompile(`^https://app\.example$`)
+	if _, err := tus.NewHandler(tus.Config{StoreComposer: c, Cors: cors}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -14,20 +14,32 @@ func (h *Handler) HeadFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	hl, err := h.lockAccessible(r, id, ActionReadOffset)
-	if err != nil {
-		h.sendError(w, r, err)
-		return
-	}
-	up, info, err := h.openLocked(r, id, ActionReadOffset)
-	if err == nil {
-		err = h.concatIfReady(r, up, &info)
-	}
-	h.unlock(r, hl)
+	info, err := h.headLocked(r, id)
 	if err != nil {
 		h.respondError(w, r, err)
 		return
 	}
 	h.setUploadHeaders(w, r, info)
 	w.WriteHeader(http.StatusOK)
+}
+
+// headLocked reads upload id under its lock, finishing it first if it waits
+// for that (a final upload whose partials are done, or a failed finish).
+func (h *Handler) headLocked(r *http.Request, id string) (FileInfo, error) {
+	hl, err := h.lockAccessible(r, id, ActionReadOffset)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	defer h.unlock(r, hl)
+	up, info, err := h.openLocked(r, id, ActionReadOffset)
+	if err != nil {
+		return FileInfo{}, err
+	}
+	if err := h.concatIfReady(r, up, &info); err != nil {
+		return FileInfo{}, err
+	}
+	if _, err := h.retryFinish(r, up, info); err != nil {
+		return FileInfo{}, err
+	}
+	return info, nil
 }

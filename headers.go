@@ -103,6 +103,9 @@ func EncodeMetadata(meta MetaData) string {
 	return b.String()
 }
 
+// MaxPartialUploads is the most partial uploads one final upload may name.
+const MaxPartialUploads = 1000
+
 // concatKind is what an Upload-Concat header asks for.
 type concatKind int
 
@@ -124,11 +127,19 @@ func parseConcat(header string) (concatKind, []string, error) {
 		return concatPartial, nil, nil
 	case strings.HasPrefix(header, "final;"):
 		var ids []string
+		seen := make(map[string]bool)
 		for u := range strings.FieldsSeq(header[len("final;"):]) {
 			id, ok := idFromURL(u)
 			if !ok {
 				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: not an upload URL: " + truncate(u, 80))
 			}
+			if seen[id] {
+				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: partial upload " + id + " is named twice")
+			}
+			if len(ids) == MaxPartialUploads {
+				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: more than " + formatInt(MaxPartialUploads) + " partial uploads")
+			}
+			seen[id] = true
 			ids = append(ids, id)
 		}
 		if len(ids) == 0 {

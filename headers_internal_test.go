@@ -2,6 +2,7 @@ package tus
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -232,5 +233,22 @@ func TestFileInfoState(t *testing.T) {
 		if got := tt.info.IsExpired(now); got != tt.expired {
 			t.Errorf("%s: IsExpired = %v", tt.name, got)
 		}
+	}
+}
+
+func TestParseConcatLimits(t *testing.T) {
+	if _, _, err := parseConcat("final;/files/a /files/b /files/a"); err == nil {
+		t.Error("a partial named twice was accepted")
+	}
+	var b strings.Builder
+	b.WriteString("final;")
+	for i := range MaxPartialUploads + 1 {
+		fmt.Fprintf(&b, "/files/p%d ", i)
+	}
+	if _, _, err := parseConcat(b.String()); err == nil {
+		t.Errorf("more than %d partials were accepted", MaxPartialUploads)
+	}
+	if _, ids, err := parseConcat(strings.TrimSuffix(b.String(), fmt.Sprintf("/files/p%d ", MaxPartialUploads))); err != nil || len(ids) != MaxPartialUploads {
+		t.Errorf("exactly %d partials: %d ids, %v", MaxPartialUploads, len(ids), err)
 	}
 }

@@ -296,6 +296,8 @@ type memStore struct {
 	uploads map[string]*memUpload
 	// writeDelay, if set, is slept after every read inside WriteChunk.
 	writeDelay time.Duration
+	// finishFails is how many FinishUpload calls fail before they succeed.
+	finishFails int
 }
 
 type memUpload struct {
@@ -488,6 +490,10 @@ func (u *memUpload) FinishUpload(context.Context) error {
 	u.s.mu.Lock()
 	defer u.s.mu.Unlock()
 	u.finishes++
+	if u.s.finishFails > 0 {
+		u.s.finishFails--
+		return errors.New("memstore: disk on fire")
+	}
 	return nil
 }
 

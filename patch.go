@@ -27,6 +27,10 @@ func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if err := checkChecksumHeader(r); err != nil {
+		h.sendError(w, r, err)
+		return
+	}
 	id, err := uploadID(r)
 	if err != nil {
 		h.sendError(w, r, err)
@@ -72,6 +76,8 @@ func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
 	case wasDeferred && declares && info.IsComplete():
 		// An empty PATCH that declares the length the upload already has.
 		resp, err = h.finishUpload(r, up, info)
+	default:
+		resp, err = h.retryFinish(r, up, info)
 	}
 	h.setUploadOffset(w, info)
 	if err != nil {
@@ -150,12 +156,25 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 		br.onProgress(n)
 	}
 	if werr != nil {
+		if br.failed && asError(werr) == nil {
+			// The client broke off: not a server fault.
+			werr = &bodyReadError{err: werr}
+		}
 		return info, HTTPResponse{}, werr
 	}
 	if n == 0 || !info.IsComplete() {
-		// Only the request that stores the last byte finishes the upload.
+		// Only the request that stores the last byte finishes the upload
+		// (an earlier failed finish is retried by retryFinish).
 		return info, HTTPResponse{}, nil
 	}
 	resp, err := h.finishUpload(r, up, info)
 	return info, resp, err
 }
+
+// bodyReadError is a WriteChunk failure caused by the request body breaking
+// off. It answers as ErrBodyRead; the bytes read before are stored.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string        { return "reading request body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() []error      { return []error{ErrBodyRead, e.err} }
+func (e *bodyReadError) Is(target error) bool { return target == ErrBodyRead }

@@ -1,6 +1,7 @@
 package tus
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -16,7 +17,14 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 		h.sendError(w, r, err)
 		return
 	}
-	withBody := isOffsetOctetStream(r.Header.Get("Content-Type")) && r.ContentLength != 0
+	if err := checkChecksumHeader(r); err != nil {
+		h.sendError(w, r, err)
+		return
+	}
+	// A body is read when it is announced as upload content and the upload
+	// can take bytes (an empty upload is complete at creation).
+	withBody := isOffsetOctetStream(r.Header.Get("Content-Type")) && r.ContentLength != 0 &&
+		(info.SizeIsDeferred || info.Size > 0 || r.ContentLength > 0)
 	if withBody && info.IsFinal {
 		h.sendError(w, r, ErrModifyFinal.WithMessage("a final upload cannot carry a body"))
 		return
@@ -92,6 +100,12 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 	case withBody:
 		info, resp, err = h.writeBody(w, r, hl, up, info)
 		hdr.Set("Upload-Offset", formatInt(info.Offset))
+		var broke *bodyReadError
+		if errors.As(err, &broke) || errors.Is(err, ErrReadTimeout) || errors.Is(err, ErrUploadInterrupted) {
+			// The upload exists and holds what arrived: a client still
+			// listening resumes from Upload-Offset.
+			err = nil
+		}
 		if err != nil {
 			h.setExpires(w, info)
 			h.respondError(w, r, err)

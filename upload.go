@@ -3,6 +3,7 @@ package tus
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -69,8 +70,13 @@ func (h *Handler) checkAccess(r *http.Request, info FileInfo, action string) err
 
 // finishUpload makes a complete upload durable, runs the pre-finish
 // callback and announces the completion. It returns the callback's response.
+// If it fails, the upload is remembered, and the next request that holds
+// its lock (HEAD or an empty PATCH at the end, as a resuming client sends)
+// finishes it again; until then those requests fail too, so a client never
+// takes an upload whose finish failed for done.
 func (h *Handler) finishUpload(r *http.Request, up Upload, info FileInfo) (HTTPResponse, error) {
-	if err := up.FinishUpload(r.Context()); err != nil {
+	if err := up.FinishUpload(detach(r.Context())); err != nil {
+		h.unfinished.Store(info.ID, struct{}{})
 		return HTTPResponse{}, err
 	}
 	var resp HTTPResponse
@@ -78,11 +84,25 @@ func (h *Handler) finishUpload(r *http.Request, up Upload, info FileInfo) (HTTPR
 		var err error
 		resp, err = h.cfg.PreFinishResponseCallback(newHookEvent(r, info))
 		if err != nil {
+			h.unfinished.Store(info.ID, struct{}{})
 			return resp, &callbackError{resp: resp, err: err}
 		}
 	}
+	h.unfinished.Delete(info.ID)
 	h.events.emit(r.Context(), Event{Type: EventCompleted, HookEvent: newHookEvent(r, info)})
 	return resp, nil
+}
+
+// retryFinish finishes a complete upload whose earlier finish failed. The
+// caller holds the upload's lock.
+func (h *Handler) retryFinish(r *http.Request, up Upload, info FileInfo) (HTTPResponse, error) {
+	if !info.IsComplete() {
+		return HTTPResponse{}, nil
+	}
+	if _, failed := h.unfinished.Load(info.ID); !failed {
+		return HTTPResponse{}, nil
+	}
+	return h.finishUpload(r, up, info)
 }
 
 // callbackError carries a callback's rejection and its response.
@@ -129,11 +149,22 @@ func (h *Handler) loadPartials(r *http.Request, ids []string) ([]Upload, []FileI
 
 // tryConcat fills final upload up from its loaded partials if every partial
 // is complete, and reports whether it did. The caller holds the final's lock.
+//
+// A partial that looks complete may be in the middle of a chunk that will
+// still be rejected (a checksum mismatch), so each is confirmed under its
+// own lock, which makes a request still writing it finish first. A
+// complete upload cannot change afterwards: it takes no more bytes.
 func (h *Handler) tryConcat(r *http.Request, up Upload, info *FileInfo, partials []Upload, pinfos []FileInfo) (bool, HTTPResponse, error) {
 	ctx := r.Context()
 	for _, pi := range pinfos {
 		if !pi.IsComplete() {
 			return false, HTTPResponse{}, nil
+		}
+	}
+	for _, pi := range pinfos {
+		done, err := h.confirmComplete(r, pi.ID)
+		if err != nil || !done {
+			return false, HTTPResponse{}, err
 		}
 	}
 	if err := h.composer.Concater.AsConcatableUpload(up).ConcatUploads(ctx, partials); err != nil {
@@ -144,6 +175,21 @@ func (h *Handler) tryConcat(r *http.Request, up Upload, info *FileInfo, partials
 	return true, resp, err
 }
 
+// confirmComplete re-reads upload id under its lock and reports whether it
+// is complete.
+func (h *Handler) confirmComplete(r *http.Request, id string) (bool, error) {
+	hl, err := h.lockUpload(r, id)
+	if err != nil {
+		return false, err
+	}
+	defer h.unlock(r, hl)
+	_, info, err := h.readUpload(r, id, ActionConcatenate, false)
+	if err != nil {
+		return false, err
+	}
+	return info.IsComplete(), nil
+}
+
 // concatIfReady concatenates a final upload created before its partials
 // were finished (concatenation-unfinished), once they are. The caller holds
 // the final's lock; info is updated.
@@ -152,6 +198,14 @@ func (h *Handler) concatIfReady(r *http.Request, up Upload, info *FileInfo) erro
 		return nil
 	}
 	partials, pinfos, err := h.loadPartials(r, info.PartialUploads)
+	if asError(err) != nil {
+		// A partial is gone or unusable: the final upload stays unfinished
+		// (GET answers that), which is what it is; this request did not name
+		// the partials, so it must not be told its header is wrong.
+		h.log.LogAttrs(r.Context(), slog.LevelWarn, "final upload cannot be concatenated",
+			slog.String("id", info.ID), slog.String("error", err.Error()))
+		return nil
+	}
 	if err != nil {
 		return err
 	}

@@ -46,6 +46,7 @@ func Run(t *testing.T, newComposer NewComposer) {
 		{"ChecksumTrailer", testChecksumTrailer},
 		{"Concatenation", testConcatenation},
 		{"ConcatenationUnfinished", testConcatenationUnfinished},
+		{"ConcatenationSkipsRejectedChunk", testConcatenationSkipsRejectedChunk},
 		{"Termination", testTermination},
 		{"UnicodeMetadata", testUnicodeMetadata},
 		{"RangeDownload", testRangeDownload},
@@ -385,6 +386,66 @@ func testConcatenationUnfinished(t *testing.T, nc NewComposer) {
 	}
 	if composer.UsesContentServer() && !bytes.Equal(c.download(final), append(a, b...)) {
 		t.Fatal("download differs")
+	}
+}
+
+// A final upload must never take bytes of a partial that are still on
+// trial: here the partial's last chunk arrives, the final is asked for, and
+// only then does the chunk's checksum trailer fail.
+func testConcatenationSkipsRejectedChunk(t *testing.T, nc NewComposer) {
+	c, composer := serve(t, nc, nil)
+	if !composer.UsesConcater() {
+		t.Skip("store does not concatenate")
+	}
+	p := c.create(5, "Upload-Concat", "partial")
+	res, body := c.do(http.MethodPost, c.base, nil, "Upload-Concat", "final;"+p)
+	if res.StatusCode != http.StatusCreated {
+		t.Fatalf("POST final: %d %q", res.StatusCode, body)
+	}
+	final := res.Header.Get("Location")
+
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest(http.MethodPatch, p, pr)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	req.Header.Set("Content-Type", "application/offset+octet-stream")
+	req.Header.Set("Upload-Offset", "0")
+	req.Trailer = http.Header{"Upload-Checksum": nil}
+	patched := make(chan int, 1)
+	go func() {
+		res, err := c.http.Do(req)
+		if err != nil {
+			patched <- 0
+			return
+		}
+		res.Body.Close()
+		patched <- res.StatusCode
+	}()
+	if _, err := pw.Write([]byte("EVIL!")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // the server has stored the five bytes
+	res, _ = c.do(http.MethodHead, final, nil)
+	headOffset := res.Header.Get("Upload-Offset")
+	req.Trailer.Set("Upload-Checksum", sha1Header([]byte("other")))
+	pw.Close()
+	if st := <-patched; st == http.StatusNoContent {
+		t.Fatalf("the rejected chunk was accepted")
+	}
+	if headOffset != "" {
+		t.Fatalf("HEAD of the final upload while its partial's last chunk was unverified: Upload-Offset %q, want none", headOffset)
+	}
+	if composer.UsesContentServer() {
+		if res, body := c.do(http.MethodGet, final, nil); res.StatusCode == http.StatusOK {
+			t.Fatalf("the final upload serves %q, bytes that were rejected", body)
+		}
+	}
+	// The partial, sent again correctly, completes the final upload.
+	if got := c.offset(p); got != 0 {
+		t.Fatalf("partial offset after the rejected chunk = %d", got)
+	}
+	c.mustPatch(p, 0, []byte("good!"))
+	if composer.UsesContentServer() && string(c.download(final)) != "good!" {
+		t.Fatal("final upload differs")
 	}
 }
 
