@@ -1,0 +1,171 @@
+package s3store_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"sync/atomic"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+	"github.com/golang/mock/gomock"
+	"github.com/stretchr/testify/require"
+	"github.com/tusgo/tus"
+	"github.com/tusgo/tus/s3store"
+)
+
+// passThrough returns a mock S3API that forwards every call to the real
+// client; a test then overrides single calls to inject faults. Expectations
+// added later take precedence in gomock only when earlier ones are
+// exhausted, so faults are set up first, with Times.
+func passThrough(t *testing.T, real *s3.Client, faults func(m *MockS3API)) *MockS3API {
+	m := NewMockS3API(gomock.NewController(t))
+	if faults != nil {
+		faults(m)
+	}
+	m.EXPECT().PutObject(gomock.Any(), gomock.Any()).DoAndReturn(real.PutObject).AnyTimes()
+	m.EXPECT().GetObject(gomock.Any(), gomock.Any()).DoAndReturn(real.GetObject).AnyTimes()
+	m.EXPECT().HeadObject(gomock.Any(), gomock.Any()).DoAndReturn(real.HeadObject).AnyTimes()
+	m.EXPECT().DeleteObjects(gomock.Any(), gomock.Any()).DoAndReturn(real.DeleteObjects).AnyTimes()
+	m.EXPECT().ListObjectsV2(gomock.Any(), gomock.Any()).DoAndReturn(real.ListObjectsV2).AnyTimes()
+	m.EXPECT().CreateMultipartUpload(gomock.Any(), gomock.Any()).DoAndReturn(real.CreateMultipartUpload).AnyTimes()
+	m.EXPECT().UploadPart(gomock.Any(), gomock.Any()).DoAndReturn(real.UploadPart).AnyTimes()
+	m.EXPECT().UploadPartCopy(gomock.Any(), gomock.Any()).DoAndReturn(real.UploadPartCopy).AnyTimes()
+	m.EXPECT().ListParts(gomock.Any(), gomock.Any()).DoAndReturn(real.ListParts).AnyTimes()
+	m.EXPECT().CompleteMultipartUpload(gomock.Any(), gomock.Any()).DoAndReturn(real.CompleteMultipartUpload).AnyTimes()
+	m.EXPECT().AbortMultipartUpload(gomock.Any(), gomock.Any()).DoAndReturn(real.AbortMultipartUpload).AnyTimes()
+	return m
+}
+
+func injected(code string) error {
+	return &smithy.GenericAPIError{Code: code, Message: "injected by the test"}
+}
+
+// partNumber matches UploadPart calls for one part number.
+type partNumber int32
+
+func (p partNumber) Matches(x any) bool {
+	in, ok := x.(*s3.UploadPartInput)
+	return ok && aws.ToInt32(in.PartNumber) == int32(p)
+}
+func (p partNumber) String() string { return "part number " + string(rune('0'+p)) }
+
+// TestPartUploadFailsMidway fails part 3 of a five-part chunk while parts
+// after it may upload: the chunk keeps parts 1 and 2, the parts beyond the
+// gap never count, and resuming writes exactly the upload's bytes.
+func TestPartUploadFailsMidway(t *testing.T) {
+	forEachServer(t, s3store.Options{ConcurrentPartUploads: 4}, func(t *testing.T, e *env) {
+		src := data(24*mib+3, 30)
+		faulty := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().UploadPart(gomock.Any(), partNumber(3)).Return(nil, injected("InternalError")).Times(1)
+		}))
+		up := e.create(faulty, "mid", int64(len(src)), nil)
+		n, err := up.WriteChunk(context.Background(), 0, bytes.NewReader(src))
+		require.Error(t, err)
+		require.Equal(t, int64(10*mib), n, "parts 1 and 2 are stored")
+		_, info := e.load(e.newStore(e.client), "mid")
+		require.Equal(t, n, info.Offset)
+
+		// Resume with less than the failed chunk held: parts it left after
+		// the gap must not join the run of parts.
+		e.write(faulty, "mid", src[n:12*mib])
+		_, info = e.load(e.newStore(e.client), "mid")
+		require.Equal(t, int64(12*mib), info.Offset)
+		e.write(faulty, "mid", src[12*mib:])
+		e.finishAndCheck(faulty, "mid", src)
+	})
+}
+
+// TestTailWriteFails answers a failed tail write with an error, stores
+// nothing of the chunk and leaves the upload resumable.
+func TestTailWriteFails(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		src := data(3000, 31)
+		var fail atomic.Bool
+		faulty := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().PutObject(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, in *s3.PutObjectInput, _ ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
+				if fail.Load() {
+					return nil, injected("InternalError")
+				}
+				return e.client.PutObject(ctx, in)
+			}).AnyTimes()
+		}))
+		e.create(faulty, "tail", int64(len(src)), nil)
+		e.write(faulty, "tail", src[:1000])
+		fail.Store(true)
+		up, info := e.load(faulty, "tail")
+		n, err := up.WriteChunk(context.Background(), info.Offset, bytes.NewReader(src[1000:2000]))
+		require.Error(t, err)
+		require.Zero(t, n)
+		fail.Store(false)
+		_, info = e.load(e.newStore(e.client), "tail")
+		require.Equal(t, int64(1000), info.Offset)
+		e.write(faulty, "tail", src[1000:])
+		e.finish(faulty, "tail")
+		require.Equal(t, src, e.object("tail"))
+	})
+}
+
+// TestCompleteFailsThenRetried finishes an upload whose first
+// CompleteMultipartUpload failed, from a fresh load.
+func TestCompleteFailsThenRetried(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		src := data(6*mib+1, 32)
+		faulty := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().CompleteMultipartUpload(gomock.Any(), gomock.Any()).Return(nil, injected("ServiceUnavailable")).Times(1)
+		}))
+		e.create(faulty, "retry", int64(len(src)), nil)
+		e.write(faulty, "retry", src)
+		up, _ := e.load(faulty, "retry")
+		require.Error(t, up.FinishUpload(context.Background()))
+		e.finish(faulty, "retry")
+		require.Equal(t, src, e.object("retry"))
+		e.requireClean("retry", "retry.info")
+	})
+}
+
+// TestPartCopyNotImplemented detects a service without UploadPartCopy (as
+// Storj's gateway) from its answer, concatenates by streaming, and does not
+// try copying again.
+func TestPartCopyNotImplemented(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		faulty := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().UploadPartCopy(gomock.Any(), gomock.Any()).Return(nil, injected("NotImplemented")).MinTimes(1).MaxTimes(2)
+		}))
+		var all []byte
+		var partials []tus.Upload
+		for i, size := range []int{5 * mib, 1234} {
+			src := data(size, uint64(40+i))
+			all = append(all, src...)
+			id := string(rune('a' + i))
+			e.create(faulty, id, int64(size), nil)
+			e.write(faulty, id, src)
+			e.finish(faulty, id)
+			up, _ := e.load(faulty, id)
+			partials = append(partials, up)
+		}
+		for _, id := range []string{"final1", "final2"} {
+			final, err := faulty.NewUpload(context.Background(), tus.FileInfo{ID: id, Size: int64(len(all)), IsFinal: true})
+			require.NoError(t, err)
+			require.NoError(t, faulty.AsConcatableUpload(final).ConcatUploads(context.Background(), partials))
+			require.NoError(t, final.FinishUpload(context.Background()))
+			require.Equal(t, sha256.Sum256(all), sha256.Sum256(e.object(id)))
+		}
+	})
+}
+
+// TestCreateFails reports a failed CreateMultipartUpload and leaves nothing.
+func TestCreateFails(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		faulty := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().CreateMultipartUpload(gomock.Any(), gomock.Any()).Return(nil, injected("AccessDenied")).Times(1)
+		}))
+		_, err := faulty.NewUpload(context.Background(), tus.FileInfo{ID: "x", Size: 10})
+		require.Error(t, err)
+		_, err = faulty.GetUpload(context.Background(), "x")
+		require.ErrorIs(t, err, tus.ErrNotFound)
+		e.requireClean()
+	})
+}

@@ -1,0 +1,158 @@
+package s3store
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Size limits of Amazon S3 multipart uploads; the defaults of Options.
+const (
+	// DefaultMinPartSize is the smallest part S3 accepts, but for the last.
+	DefaultMinPartSize = 5 << 20
+	// DefaultMaxPartSize is the largest part S3 accepts.
+	DefaultMaxPartSize = 5 << 30
+	// DefaultMaxParts is the most parts one multipart upload may have.
+	DefaultMaxParts = 10000
+	// DefaultMaxObjectSize is the largest object S3 stores.
+	DefaultMaxObjectSize = 5 << 40
+	// DefaultPartSize is the part size the store prefers.
+	DefaultPartSize = 16 << 20
+	// DefaultConcurrentPartUploads is how many parts of one request upload
+	// at the same time.
+	DefaultConcurrentPartUploads = 4
+	// DefaultMaxBufferedBytes is the store-wide budget for part buffers.
+	DefaultMaxBufferedBytes = 256 << 20
+	// DefaultTailCacheBytes is the store-wide budget of the tail cache.
+	DefaultTailCacheBytes = 64 << 20
+)
+
+// Options configures a Store. Only Bucket is required; zero values take the
+// defaults above.
+type Options struct {
+	// Bucket is the bucket that holds every object of the store.
+	Bucket string
+	// ObjectPrefix is put before every upload's object keys: the final
+	// object "<ObjectPrefix><id>" and the tail objects
+	// "<ObjectPrefix><id>.t.…" that hold bytes not yet filling a part.
+	ObjectPrefix string
+	// InfoPrefix is put before the info object "<InfoPrefix><id>.info".
+	// Empty means ObjectPrefix.
+	InfoPrefix string
+
+	// PartSize is the preferred size of a part. The store uses larger parts
+	// when an upload would otherwise need more than MaxParts parts.
+	PartSize int64
+	// MinPartSize is the smallest part the service accepts, but for the
+	// last (5 MiB on AWS).
+	MinPartSize int64
+	// MaxPartSize is the largest part the service accepts (5 GiB on AWS).
+	MaxPartSize int64
+	// MaxParts is the most parts the service allows in one multipart upload
+	// (10,000 on AWS; some services allow 1,000).
+	MaxParts int
+	// MaxObjectSize is the largest object the service stores (5 TiB on
+	// AWS). Larger uploads are refused with 413 at creation; a deferred
+	// length upload is stopped with 413 when it grows past it.
+	MaxObjectSize int64
+	// EqualParts makes every part but the last the same size, as Cloudflare
+	// R2 requires. The write path always does this; the option also keeps
+	// concatenation from copying partials as parts of their own sizes (it
+	// streams them instead), and makes deferred-length uploads use one part
+	// size large enough for MaxObjectSize instead of a growing one.
+	EqualParts bool
+
+	// ConcurrentPartUploads is how many parts one request uploads at the
+	// same time.
+	ConcurrentPartUploads int
+	// MaxBufferedBytes bounds the bytes held in part buffers across the
+	// whole store. Buffers take it in 1 MiB blocks as they fill. A request
+	// that finds none left first waits for its own part uploads to return
+	// theirs; if it has none running, it stores the bytes it holds as a tail
+	// object and then waits, so no request waits while holding buffers and
+	// memory never grows with the size or number of uploads.
+	MaxBufferedBytes int64
+	// TempDir, if set, makes part buffers temporary files in this directory
+	// instead of memory. The files have no name while in use, so nothing is
+	// left behind by a crash; files of an earlier process that died between
+	// creating and unlinking one are removed by New.
+	TempDir string
+	// TailCacheBytes bounds the store-wide cache of tail bytes (the bytes of
+	// an upload that do not yet fill a part), which spares downloading them
+	// again when the next PATCH completes the part. Negative disables it.
+	TailCacheBytes int64
+
+	// DisablePartCopy makes concatenation stream the partials instead of
+	// copying them on the server with UploadPartCopy. Services without
+	// UploadPartCopy are also detected from their NotImplemented answer.
+	DisablePartCopy bool
+
+	// ObserveCall, if set, is told of every S3 call (for metrics); the
+	// store also keeps totals, see Store.CallStats.
+	ObserveCall CallObserver
+
+	// Logger receives the store's own log records; nil discards them.
+	Logger *slog.Logger
+}
+
+// withDefaults returns o with zero fields set to their defaults, or an error
+// for settings that cannot work.
+func (o Options) withDefaults() (Options, error) {
+	if o.Bucket == "" {
+		return o, errors.New("s3store: Options.Bucket is required")
+	}
+	if o.InfoPrefix == "" {
+		o.InfoPrefix = o.ObjectPrefix
+	}
+	def := func(v *int64, d int64) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	def(&o.MinPartSize, DefaultMinPartSize)
+	def(&o.MaxPartSize, DefaultMaxPartSize)
+	def(&o.PartSize, DefaultPartSize)
+	def(&o.MaxBufferedBytes, DefaultMaxBufferedBytes)
+	def(&o.TailCacheBytes, DefaultTailCacheBytes)
+	if o.MaxParts == 0 {
+		o.MaxParts = DefaultMaxParts
+	}
+	if o.MaxObjectSize == 0 {
+		o.MaxObjectSize = DefaultMaxObjectSize
+		if o.MaxPartSize <= DefaultMaxObjectSize/int64(o.MaxParts) {
+			o.MaxObjectSize = o.MaxPartSize * int64(o.MaxParts)
+		}
+	}
+	if o.ConcurrentPartUploads == 0 {
+		o.ConcurrentPartUploads = DefaultConcurrentPartUploads
+	}
+	switch {
+	case o.MinPartSize < 0 || o.MaxPartSize < 0 || o.MaxObjectSize < 0 || o.PartSize < 0 || o.MaxBufferedBytes < 0:
+		return o, errors.New("s3store: sizes in Options must not be negative")
+	case o.MaxParts < 1 || o.ConcurrentPartUploads < 1:
+		return o, errors.New("s3store: MaxParts and ConcurrentPartUploads must be positive")
+	case o.MinPartSize > o.MaxPartSize:
+		return o, fmt.Errorf("s3store: MinPartSize %d is larger than MaxPartSize %d", o.MinPartSize, o.MaxPartSize)
+	case o.MaxPartSize*int64(o.MaxParts)/int64(o.MaxParts) != o.MaxPartSize || o.MaxPartSize*int64(o.MaxParts) < o.MaxObjectSize:
+		if o.MaxPartSize > o.MaxObjectSize/int64(o.MaxParts) {
+			break // the product overflowed: it is certainly large enough
+		}
+		return o, fmt.Errorf("s3store: MaxObjectSize %d does not fit in MaxParts %d parts of MaxPartSize %d", o.MaxObjectSize, o.MaxParts, o.MaxPartSize)
+	}
+	if o.PartSize < o.MinPartSize {
+		o.PartSize = o.MinPartSize
+	}
+	if o.PartSize > o.MaxPartSize {
+		o.PartSize = o.MaxPartSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// CallObserver is told of every S3 call the store makes: the operation's
+// name (as in the S3 API, for example "UploadPart"), how long it took with
+// the SDK's retries, and its error. It must not block.
+type CallObserver func(op string, d time.Duration, err error)

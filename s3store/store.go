@@ -1,0 +1,198 @@
+// Package s3store keeps tus uploads in an S3-compatible object store.
+//
+// Each upload is one S3 multipart upload whose parts all have the size its
+// schedule fixes (stored in the upload's info object). Bytes that do not
+// fill a part yet are kept in small "tail" objects beside it, so a PATCH of
+// any size is stored before it is acknowledged; when a later PATCH completes
+// the part, the tail's bytes, usually still cached in the process, go into
+// the part and the tail objects are deleted. The offset of an upload is
+// always computed from S3 itself (the listed parts and tail objects), so a
+// restarted process, or another one sharing the bucket and a locker, sees
+// the truth.
+//
+// Objects of an upload with ID id:
+//
+//	<ObjectPrefix><id>                      the final object, once complete
+//	<InfoPrefix><id>.info                   the upload's info as JSON
+//	<ObjectPrefix><id>.t.<start>.<end>.<l>  tail objects, bytes [start, end)
+//
+// Request handling needs exclusive access to an upload, which the handler
+// gets from a Locker: use one that spans every process sharing the bucket.
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/tusgo/tus"
+)
+
+// Store is a tus data store on S3. It implements the core storage,
+// termination, concatenation, deferred lengths and downloads. It is safe for
+// concurrent use.
+type Store struct {
+	api    *meteredAPI
+	opts   Options
+	bufs   *buffers
+	tails  *tailCache
+	infos  *infoCache
+	noCopy atomic.Bool // UploadPartCopy answered NotImplemented
+}
+
+// New returns a store that keeps uploads in opts.Bucket through api. It
+// does not contact S3. With opts.TempDir set, it removes part buffer files
+// left there by a process that crashed.
+func New(api S3API, opts Options) (*Store, error) {
+	if api == nil {
+		return nil, errors.New("s3store: nil S3API")
+	}
+	o, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	bufs, err := newBuffers(max(o.MaxBufferedBytes, blockSize), o.TempDir)
+	if err != nil {
+		return nil, err
+	}
+	return &Store{
+		api:   &meteredAPI{api: api, observe: o.ObserveCall, stats: map[string]OpStats{}},
+		opts:  o,
+		bufs:  bufs,
+		tails: newTailCache(o.TailCacheBytes),
+		infos: newInfoCache(4096),
+	}, nil
+}
+
+// Options returns the store's options with defaults filled in.
+func (s *Store) Options() Options { return s.opts }
+
+// CallStats returns, per S3 operation, how many calls the store made, how
+// many failed and how long they took.
+func (s *Store) CallStats() map[string]OpStats { return s.api.snapshot() }
+
+// UseIn registers the store as core storage, terminater, concater, length
+// deferrer and content server of c.
+func (s *Store) UseIn(c *tus.StoreComposer) {
+	c.UseCore(s)
+	c.UseTerminater(s)
+	c.UseConcater(s)
+	c.UseLengthDeferrer(s)
+	c.UseContentServer(s)
+}
+
+// NewUpload creates the upload's multipart upload and info object. Uploads
+// longer than Options.MaxObjectSize fail with tus.ErrMaxSizeExceeded.
+func (s *Store) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Upload, error) {
+	if !tus.ValidID(info.ID) {
+		return nil, fmt.Errorf("s3store: invalid upload ID %q", info.ID)
+	}
+	if !info.SizeIsDeferred && info.Size > s.opts.MaxObjectSize {
+		return nil, tus.ErrMaxSizeExceeded.WithMessage(fmt.Sprintf("upload exceeds the storage's maximum object size of %d bytes", s.opts.MaxObjectSize))
+	}
+	sched := fixedSchedule(s.opts, info.Size)
+	if info.SizeIsDeferred {
+		sched = deferredSchedule(s.opts)
+	}
+	key := s.objectKey(info.ID)
+	out, err := s.api.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
+		Bucket:      &s.opts.Bucket,
+		Key:         &key,
+		ContentType: aws.String(contentType(info.MetaData)),
+		Metadata:    objectMetadata(info.MetaData),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("s3store: creating multipart upload for %q: %w", info.ID, err)
+	}
+	info.Offset = 0
+	info.Storage = map[string]string{"Type": storageType, "Bucket": s.opts.Bucket, "Key": key}
+	doc := &infoDoc{FileInfo: info, MultipartUploadID: aws.ToString(out.UploadId), Parts: sched}
+	etag, err := s.putInfo(ctx, doc, true)
+	if err != nil {
+		if aerr := s.abort(ctx, doc); aerr != nil {
+			s.opts.Logger.Warn("s3store: multipart upload left behind", "id", info.ID, "error", aerr)
+		}
+		return nil, err
+	}
+	s.infos.put(doc, etag)
+	return &upload{s: s, doc: doc, infoETag: etag, others: map[int32]part{}}, nil
+}
+
+// GetUpload loads the upload's state from S3: its info, listed parts and
+// tail objects. A missing upload is tus.ErrNotFound.
+func (s *Store) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
+	if !tus.ValidID(id) {
+		return nil, fmt.Errorf("s3store: %w", tus.ErrNotFound)
+	}
+	return s.load(ctx, id)
+}
+
+// AsTerminatableUpload returns up for termination.
+func (s *Store) AsTerminatableUpload(up tus.Upload) tus.TerminatableUpload { return up.(*upload) }
+
+// AsConcatableUpload returns up for concatenation.
+func (s *Store) AsConcatableUpload(up tus.Upload) tus.ConcatableUpload { return up.(*upload) }
+
+// AsLengthDeclarableUpload returns up for declaring its length.
+func (s *Store) AsLengthDeclarableUpload(up tus.Upload) tus.LengthDeclarableUpload {
+	return up.(*upload)
+}
+
+// AsServableUpload returns up for downloads.
+func (s *Store) AsServableUpload(up tus.Upload) tus.ServableUpload { return up.(*upload) }
+
+// abort aborts doc's multipart upload; one that is gone already is fine.
+func (s *Store) abort(ctx context.Context, doc *infoDoc) error {
+	_, err := s.api.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{
+		Bucket: &s.opts.Bucket, Key: aws.String(s.objectKey(doc.ID)), UploadId: &doc.MultipartUploadID,
+	})
+	if err != nil && !isNoSuchUpload(err) {
+		return fmt.Errorf("s3store: aborting multipart upload of %q: %w", doc.ID, err)
+	}
+	return nil
+}
+
+// infoCache keeps info documents by ID with their ETag, so a request whose
+// listing shows the same ETag need not read the info object again. Info
+// documents are replaced, never changed in place.
+type infoCache struct {
+	mu    sync.Mutex
+	max   int
+	items map[string]cachedInfo
+}
+
+type cachedInfo struct {
+	doc  *infoDoc
+	etag string
+}
+
+func newInfoCache(max int) *infoCache { return &infoCache{max: max, items: map[string]cachedInfo{}} }
+
+func (c *infoCache) get(id string) (cachedInfo, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ci, ok := c.items[id]
+	return ci, ok
+}
+
+func (c *infoCache) put(doc *infoDoc, etag string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.items) >= c.max {
+		for k := range c.items { // drop an arbitrary entry
+			delete(c.items, k)
+			break
+		}
+	}
+	c.items[doc.ID] = cachedInfo{doc: doc, etag: etag}
+}
+
+func (c *infoCache) drop(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.items, id)
+}

@@ -1,0 +1,216 @@
+package s3store
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// mergeFanout is how many tail objects of one level are merged into one of
+// the next level. It bounds the tail objects of an upload to about
+// mergeFanout per level, and each byte is written again once per level, so
+// uploads in tiny PATCHes do not pile up thousands of objects.
+const mergeFanout = 16
+
+// tailCache keeps the bytes of recently written tail objects, bounded in
+// total size, so that the PATCH which completes a part does not download
+// them again. Entries are keyed by object key; tail objects are never
+// rewritten under the same key with other bytes.
+type tailCache struct {
+	mu    sync.Mutex
+	max   int64
+	size  int64
+	order *list.List // of *tailEntry, most recent first
+	items map[string]*list.Element
+}
+
+type tailEntry struct {
+	key string
+	b   []byte
+}
+
+func newTailCache(max int64) *tailCache {
+	return &tailCache{max: max, order: list.New(), items: map[string]*list.Element{}}
+}
+
+func (c *tailCache) get(key string) ([]byte, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.items[key]; ok {
+		c.order.MoveToFront(e)
+		return e.Value.(*tailEntry).b, true
+	}
+	return nil, false
+}
+
+func (c *tailCache) put(key string, b []byte) {
+	if int64(len(b)) > c.max {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.items[key]; ok {
+		return
+	}
+	c.items[key] = c.order.PushFront(&tailEntry{key: key, b: b})
+	c.size += int64(len(b))
+	for c.size > c.max {
+		e := c.order.Back()
+		te := e.Value.(*tailEntry)
+		c.order.Remove(e)
+		delete(c.items, te.key)
+		c.size -= int64(len(te.b))
+	}
+}
+
+func (c *tailCache) drop(keys ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, k := range keys {
+		if e, ok := c.items[k]; ok {
+			c.order.Remove(e)
+			delete(c.items, k)
+			c.size -= int64(len(e.Value.(*tailEntry).b))
+		}
+	}
+}
+
+// segmentBytes returns the bytes of tail object g, from the cache or S3.
+func (s *Store) segmentBytes(ctx context.Context, g segment) ([]byte, error) {
+	if b, ok := s.tails.get(g.key); ok {
+		return b, nil
+	}
+	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.opts.Bucket, Key: aws.String(g.key)})
+	if err != nil {
+		return nil, fmt.Errorf("s3store: reading tail object %q: %w", g.key, err)
+	}
+	defer out.Body.Close()
+	b := make([]byte, g.size())
+	if _, err := io.ReadFull(out.Body, b); err != nil {
+		return nil, fmt.Errorf("s3store: reading tail object %q: %w", g.key, err)
+	}
+	if n, _ := out.Body.Read(make([]byte, 1)); n > 0 {
+		return nil, fmt.Errorf("s3store: tail object %q is longer than its name says", g.key)
+	}
+	s.tails.put(g.key, b)
+	return b, nil
+}
+
+// segmentPieces returns the bytes of segs as pieces of a part body.
+func (s *Store) segmentPieces(ctx context.Context, segs []segment) ([]piece, error) {
+	pieces := make([]piece, 0, len(segs))
+	for _, g := range segs {
+		b, err := s.segmentBytes(ctx, g)
+		if err != nil {
+			return nil, err
+		}
+		pieces = append(pieces, piece{r: bytesAt(b), n: int64(len(b))})
+	}
+	return pieces, nil
+}
+
+// putSegment stores body, the bytes [start, end) of upload id, as a tail
+// object and caches them.
+func (s *Store) putSegment(ctx context.Context, id string, start, end int64, level int, body *sections) (segment, error) {
+	g := segment{start: start, end: end, level: level, key: s.tailKey(id, start, end, level)}
+	_, err := s.api.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &s.opts.Bucket,
+		Key:           &g.key,
+		Body:          body,
+		ContentLength: aws.Int64(end - start),
+	})
+	if err != nil {
+		return segment{}, fmt.Errorf("s3store: writing tail object of %q: %w", id, err)
+	}
+	if s.opts.TailCacheBytes > 0 {
+		b := make([]byte, end-start)
+		if _, err := body.Seek(0, io.SeekStart); err == nil {
+			if _, err := io.ReadFull(body, b); err == nil {
+				s.tails.put(g.key, b)
+			}
+		}
+	}
+	return g, nil
+}
+
+// mergeTail merges trailing tail objects of the same level once there are
+// mergeFanout of them, level by level, and returns the new tail. A failure
+// leaves the tail as it was (the bytes are stored either way).
+func (u *upload) mergeTail(ctx context.Context, tail []segment) []segment {
+	for level := 0; ; level++ {
+		i := len(tail)
+		for i > 0 && tail[i-1].level == level {
+			i--
+		}
+		if len(tail)-i < mergeFanout {
+			return tail
+		}
+		run := tail[i:]
+		pieces, err := u.s.segmentPieces(ctx, run)
+		if err == nil {
+			var g segment
+			g, err = u.s.putSegment(ctx, u.doc.ID, run[0].start, run[len(run)-1].end, level+1, newSections(pieces...))
+			if err == nil {
+				keys := make([]string, len(run))
+				for j, r := range run {
+					keys[j] = r.key
+				}
+				u.s.deleteKeys(ctx, keys) // leftovers are garbage to the next request
+				tail = append(tail[:i:i], g)
+				continue
+			}
+		}
+		u.s.opts.Logger.Warn("s3store: merging tail objects", "id", u.doc.ID, "error", err)
+		return tail
+	}
+}
+
+// deleteKeys deletes objects in batches of 1000, the most DeleteObjects
+// takes, and reports the first failure.
+func (s *Store) deleteKeys(ctx context.Context, keys []string) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	s.tails.drop(keys...)
+	for len(keys) > 0 {
+		n := min(len(keys), 1000)
+		objs := make([]types.ObjectIdentifier, n)
+		for i, k := range keys[:n] {
+			objs[i] = types.ObjectIdentifier{Key: aws.String(k)}
+		}
+		out, err := s.api.DeleteObjects(ctx, &s3.DeleteObjectsInput{
+			Bucket: &s.opts.Bucket,
+			Delete: &types.Delete{Objects: objs, Quiet: aws.Bool(true)},
+		})
+		if err != nil {
+			return fmt.Errorf("s3store: deleting objects: %w", err)
+		}
+		for _, e := range out.Errors {
+			if aws.ToString(e.Code) != "NoSuchKey" {
+				return fmt.Errorf("s3store: deleting %q: %s: %s", aws.ToString(e.Key), aws.ToString(e.Code), aws.ToString(e.Message))
+			}
+		}
+		keys = keys[n:]
+	}
+	return nil
+}
+
+// bytesAt adapts a byte slice to io.ReaderAt.
+type bytesAt []byte
+
+func (b bytesAt) ReadAt(p []byte, off int64) (int, error) {
+	if off >= int64(len(b)) {
+		return 0, io.EOF
+	}
+	n := copy(p, b[off:])
+	if n < len(p) || off+int64(n) == int64(len(b)) {
+		return n, io.EOF
+	}
+	return n, nil
+}

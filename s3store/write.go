@@ -1,0 +1,395 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/tusgo/tus"
+)
+
+// WriteChunk appends the bytes of src at offset.
+//
+// Bytes are cut into parts as the schedule fixes them. Whole parts upload
+// while the body is still being read, up to Options.ConcurrentPartUploads
+// at a time, each from a buffer that takes the store's budget as it fills.
+// A part that the body does not fill becomes a tail object at the end of the
+// request, so every byte read is stored before WriteChunk returns; the part
+// is uploaded later, from the tail bytes and the next request's.
+//
+// If src fails with an error wrapping tus.ErrChecksumMismatch, the parts
+// this call uploaded are cut off from the upload (its first is overwritten
+// with an empty part, which ends the run of whole parts), and its tail
+// objects are deleted, so the upload is as it was.
+func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	if u.final {
+		return 0, fmt.Errorf("s3store: upload %q is complete", u.doc.ID)
+	}
+	if offset != u.offset() {
+		return 0, tus.ErrMismatchOffset
+	}
+	if len(u.garbage) > 0 {
+		// A stale tail object could otherwise be taken for a new one.
+		if err := u.s.deleteKeys(ctx, u.garbage); err != nil {
+			return 0, err
+		}
+		u.garbage = nil
+	}
+	w := &chunkWriter{
+		u:        u,
+		sched:    u.doc.Parts,
+		first:    len(u.chain) + 1,
+		oldTail:  u.tail,
+		results:  make(chan partResult, u.s.opts.ConcurrentPartUploads),
+		prefixOf: map[int][]segment{},
+		done:     map[int]partResult{},
+	}
+	w.limit, w.overErr = u.s.opts.MaxObjectSize, tus.ErrMaxSizeExceeded
+	if !u.doc.SizeIsDeferred {
+		w.limit, w.overErr = u.doc.Size, tus.ErrSizeExceeded
+	}
+	return w.run(ctx, offset, src)
+}
+
+// partResult is the outcome of one part upload.
+type partResult struct {
+	p   part
+	err error
+}
+
+// chunkWriter is the state of one WriteChunk call.
+type chunkWriter struct {
+	u       *upload
+	sched   schedule
+	limit   int64 // no byte at or past this offset is accepted
+	overErr error // the error for bytes past limit
+	first   int   // the first part this chunk writes into
+	oldTail []segment
+
+	inflight int
+	results  chan partResult
+	done     map[int]partResult // finished part uploads by number
+	prefixOf map[int][]segment  // tail objects each dispatched part includes
+	spills   []segment          // tail objects written during the chunk
+	failed   error              // the first failed part upload
+}
+
+// partEnd returns the offset just past part n, the upload's end included.
+func (w *chunkWriter) partEnd(n int) int64 {
+	end := w.sched.start(n) + w.sched.size(n)
+	if !w.u.doc.SizeIsDeferred && end > w.u.doc.Size {
+		end = w.u.doc.Size
+	}
+	return end
+}
+
+func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	u := w.u
+	k := w.first
+	prefix := u.tail
+	cur := u.s.bufs.newPart()
+	pos := offset
+	var rerr error
+	for {
+		end := min(w.partEnd(k), w.limit)
+		if pos == w.limit {
+			rerr = w.probe(src)
+			break
+		}
+		if cur.room() == 0 {
+			var err error
+			if prefix, cur, err = w.grow(ctx, k, prefix, cur, pos); err != nil {
+				rerr = err
+				break
+			}
+		}
+		n, err := cur.readFrom(src, end-pos)
+		pos += n
+		if pos == w.partEnd(k) && pos > w.sched.start(k) {
+			if derr := w.dispatch(ctx, k, prefix, cur); derr != nil {
+				cur = u.s.bufs.newPart()
+				rerr = derr
+				break
+			}
+			k++
+			prefix, cur = nil, u.s.bufs.newPart()
+		}
+		if err != nil {
+			rerr = err
+			break
+		}
+	}
+	w.waitAll()
+	if errors.Is(rerr, tus.ErrChecksumMismatch) {
+		cur.release()
+		return w.rollBack(ctx, offset, rerr)
+	}
+	werr := w.settle(ctx, k, prefix, cur, pos)
+	cur.release()
+	stored := u.offset() - offset
+	switch {
+	case werr != nil:
+		return stored, werr
+	case rerr != nil && !errors.Is(rerr, io.EOF):
+		return stored, rerr
+	}
+	return stored, nil
+}
+
+// probe reads past the limit: only the end of the body may follow.
+func (w *chunkWriter) probe(src io.Reader) error {
+	var b [1]byte
+	for {
+		n, err := src.Read(b[:])
+		if n > 0 {
+			return w.overErr
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// grow makes room in cur for at least one more byte. When the budget is
+// exhausted it first waits for this chunk's own part uploads; if none is
+// left, it stores cur's bytes as a tail object (so no request ever waits for
+// memory while holding some) and then waits for budget.
+func (w *chunkWriter) grow(ctx context.Context, k int, prefix []segment, cur *partBuffer, pos int64) ([]segment, *partBuffer, error) {
+	for {
+		if ok, _ := cur.grow(ctx, false); ok {
+			return prefix, cur, nil
+		}
+		if w.inflight == 0 {
+			break
+		}
+		w.waitOne()
+	}
+	if w.failed != nil {
+		return prefix, cur, w.failed
+	}
+	if cur.Len() > 0 {
+		g, err := w.u.s.putSegment(ctx, w.u.doc.ID, pos-cur.Len(), pos, 0, newSections(piece{r: cur, n: cur.Len()}))
+		if err != nil {
+			return prefix, cur, err
+		}
+		cur.release()
+		prefix = append(prefix, g)
+		w.spills = append(w.spills, g)
+	}
+	if _, err := cur.grow(ctx, true); err != nil {
+		return prefix, cur, err
+	}
+	return prefix, cur, nil
+}
+
+// dispatch starts the upload of whole part k, made of the tail objects
+// prefix and cur, which it takes over.
+func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur *partBuffer) error {
+	for w.inflight >= w.u.s.opts.ConcurrentPartUploads {
+		w.waitOne()
+	}
+	if w.failed != nil {
+		cur.release()
+		return w.failed
+	}
+	if err := w.u.neutralize(ctx, k+1); err != nil {
+		cur.release()
+		return err
+	}
+	pieces, err := w.u.s.segmentPieces(ctx, prefix)
+	if err != nil {
+		cur.release()
+		return err
+	}
+	body := newSections(append(pieces, piece{r: cur, n: cur.Len()})...)
+	w.prefixOf[k] = prefix
+	w.inflight++
+	go func() {
+		defer cur.release()
+		p, err := w.u.uploadPart(ctx, k, body)
+		w.results <- partResult{p: p, err: err}
+	}()
+	return nil
+}
+
+// waitOne waits for one part upload to finish.
+func (w *chunkWriter) waitOne() {
+	r := <-w.results
+	w.inflight--
+	w.done[int(r.p.num)] = r
+	if r.err != nil && w.failed == nil {
+		w.failed = r.err
+	}
+}
+
+func (w *chunkWriter) waitAll() {
+	for w.inflight > 0 {
+		w.waitOne()
+	}
+}
+
+// uploadPart uploads body as part n and returns it as listed.
+func (u *upload) uploadPart(ctx context.Context, n int, body *sections) (part, error) {
+	out, err := u.s.api.UploadPart(ctx, &s3.UploadPartInput{
+		Bucket:        &u.s.opts.Bucket,
+		Key:           aws.String(u.s.objectKey(u.doc.ID)),
+		UploadId:      &u.doc.MultipartUploadID,
+		PartNumber:    aws.Int32(int32(n)),
+		Body:          body,
+		ContentLength: aws.Int64(body.size),
+	})
+	if err != nil {
+		return part{num: int32(n)}, fmt.Errorf("s3store: uploading part %d of %q: %w", n, u.doc.ID, err)
+	}
+	return part{num: int32(n), size: body.size, etag: aws.ToString(out.ETag)}, nil
+}
+
+// neutralize makes sure a listed part n that is not part of the upload's
+// bytes (left by a failed or rejected request) cannot join the run of whole
+// parts once the parts before it exist: it is overwritten with an empty
+// part, which ends the run.
+func (u *upload) neutralize(ctx context.Context, n int) error {
+	o, ok := u.others[int32(n)]
+	if !ok || o.size == 0 {
+		return nil
+	}
+	p, err := u.uploadPart(ctx, n, newSections())
+	if err != nil {
+		return err
+	}
+	u.others[int32(n)] = p
+	return nil
+}
+
+// settle records what the chunk stored: the parts that uploaded in an
+// unbroken run, then either the last part of the upload or a tail object
+// with the bytes left in cur. Tail objects that went into parts are deleted.
+func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *partBuffer, pos int64) error {
+	u := w.u
+	n := w.first
+	for ; n < k; n++ {
+		r, ok := w.done[n]
+		if !ok || r.err != nil {
+			break
+		}
+		u.chain = append(u.chain, r.p)
+		delete(u.others, int32(n))
+		if !u.doc.SizeIsDeferred && u.partsEnd() == u.doc.Size {
+			u.final = true
+		}
+	}
+	for m := n; m < k; m++ { // uploaded after a gap: never counted
+		if r, ok := w.done[m]; ok && r.err == nil {
+			u.others[int32(m)] = r.p
+		}
+	}
+	var stale []string
+	if n > w.first { // the chunk's first part holds the old tail
+		stale = keysOf(w.oldTail)
+		for m := w.first; m < n; m++ {
+			stale = append(stale, keysOf(w.prefixOf[m])...)
+		}
+	}
+	var err error
+	switch {
+	case n < k: // a part failed: what follows it is lost
+		u.tail = w.prefixOf[n]
+		err = w.failed
+	case u.final:
+		u.tail = nil
+	default:
+		u.tail = prefix
+		err = w.storeRest(ctx, k, cur, pos)
+	}
+	if len(stale) > 0 {
+		if derr := u.s.deleteKeys(ctx, stale); derr != nil {
+			// They end before the parts do, so they are ignored; the next
+			// write deletes them.
+			u.s.opts.Logger.Warn("s3store: deleting tail objects", "id", u.doc.ID, "error", derr)
+		}
+	}
+	return err
+}
+
+// storeRest stores the bytes in cur, which end at pos inside part k: as the
+// upload's last part if they complete it, else as a tail object.
+func (w *chunkWriter) storeRest(ctx context.Context, k int, cur *partBuffer, pos int64) error {
+	u := w.u
+	complete := !u.doc.SizeIsDeferred && pos == u.doc.Size
+	if complete && (pos > w.sched.start(k) || k == 1) {
+		return u.uploadLast(ctx, k, cur)
+	}
+	if cur.Len() == 0 {
+		return nil
+	}
+	g, err := u.s.putSegment(ctx, u.doc.ID, pos-cur.Len(), pos, 0, newSections(piece{r: cur, n: cur.Len()}))
+	if err != nil {
+		return err
+	}
+	u.tail = u.mergeTail(ctx, append(u.tail, g))
+	return nil
+}
+
+// uploadLast uploads part k, the upload's last, from the tail objects and
+// cur, and ends the chain with it.
+func (u *upload) uploadLast(ctx context.Context, k int, cur *partBuffer) error {
+	pieces, err := u.s.segmentPieces(ctx, u.tail)
+	if err != nil {
+		return err
+	}
+	if cur != nil {
+		pieces = append(pieces, piece{r: cur, n: cur.Len()})
+	}
+	p, err := u.uploadPart(ctx, k, newSections(pieces...))
+	if err != nil {
+		return err
+	}
+	stale := keysOf(u.tail)
+	u.chain = append(u.chain, p)
+	delete(u.others, int32(k))
+	u.final, u.tail = true, nil
+	if derr := u.s.deleteKeys(ctx, stale); derr != nil {
+		u.s.opts.Logger.Warn("s3store: deleting tail objects", "id", u.doc.ID, "error", derr)
+	}
+	return nil
+}
+
+// rollBack undoes a chunk whose bytes must not be kept: its first part, if
+// it uploaded, is overwritten with an empty part so that neither it nor the
+// parts after it count, and tail objects it wrote are deleted. If that
+// fails, the bytes stay stored and are reported with a server error.
+func (w *chunkWriter) rollBack(ctx context.Context, offset int64, cause error) (int64, error) {
+	u := w.u
+	for m, r := range w.done {
+		if r.err == nil {
+			u.others[int32(m)] = r.p
+		}
+	}
+	if r, ok := w.done[w.first]; ok && r.err == nil {
+		if err := u.neutralize(ctx, w.first); err != nil {
+			return w.failedRollBack(offset, err)
+		}
+	}
+	if err := u.s.deleteKeys(ctx, keysOf(w.spills)); err != nil {
+		return w.failedRollBack(offset, err)
+	}
+	return 0, cause
+}
+
+// failedRollBack reports a chunk that could not be undone: reload-free, the
+// state is unknown, so the offset is what S3 will show next time.
+func (w *chunkWriter) failedRollBack(offset int64, err error) (int64, error) {
+	w.u.s.opts.Logger.Error("s3store: could not discard a rejected chunk", "id", w.u.doc.ID, "error", err)
+	return 0, fmt.Errorf("s3store: discarding rejected chunk of %q: %w", w.u.doc.ID, err)
+}
+
+func keysOf(segs []segment) []string {
+	keys := make([]string, len(segs))
+	for i, g := range segs {
+		keys[i] = g.key
+	}
+	return keys
+}
