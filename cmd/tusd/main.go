@@ -1,11 +1,24 @@
-// Command tusd serves tus resumable uploads into a local directory.
+// Command tusd serves tus resumable uploads into a local directory or an S3
+// bucket.
 //
 // Usage:
 //
-//	tusd [-dir ./data] [-host 127.0.0.1] [-port 1080] [-base-path /files/] [-max-size 0]
+//	tusd [-dir ./data] [-host 0.0.0.0] [-port 1080] [-base-path /files/] [-max-size 0]
+//	tusd -s3-bucket NAME [-s3-endpoint URL] [-s3-object-prefix PREFIX] [-s3-part-size BYTES]
+//	     [-s3-min-part-size BYTES] [-s3-max-parts N] [-s3-concurrent-part-uploads N]
+//	     [-s3-disable-part-copy] [-host …] [-port …] [-base-path …] [-max-size …]
 //
 // Uploads are created at http://HOST:PORT/files/ (the base path). The server
 // stops gracefully on SIGINT or SIGTERM.
+//
+// With -s3-bucket, uploads go to that bucket instead of -dir. Credentials and
+// region come from the standard AWS environment variables (AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE, …) and shared
+// configuration files; without a configured region, us-east-1 is used.
+// -s3-endpoint selects an S3-compatible service (MinIO, versitygw, Cloudflare
+// R2, …), addressed path-style. Locks are then held in the process's memory:
+// run one tusd per bucket, since several instances on one bucket need a
+// shared locker, which is not available yet.
 package main
 
 import (
@@ -17,6 +30,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"strconv"
@@ -24,8 +38,13 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/filestore"
+	"github.com/tusgo/tus/memorylocker"
+	"github.com/tusgo/tus/s3store"
 )
 
 // options are the command-line settings.
@@ -35,7 +54,41 @@ type options struct {
 	port     int
 	basePath string
 	maxSize  int64
+	s3       s3Options
 }
+
+// s3Options are the settings of the S3 store; bucket empty means the
+// directory store.
+type s3Options struct {
+	bucket                string
+	endpoint              string
+	objectPrefix          string
+	partSize              int64
+	minPartSize           int64
+	maxParts              int
+	concurrentPartUploads int
+	disablePartCopy       bool
+}
+
+// defaultRegion is the AWS region used when none is configured.
+// S3-compatible services such as MinIO and versitygw accept any.
+const defaultRegion = "us-east-1"
+
+// usageHeader comes before the flag list of -help.
+const usageHeader = `Usage: tusd [flags]
+
+Serves tus 1.0 resumable uploads at http://HOST:PORT/BASE-PATH, stored in a
+local directory (-dir) or, with -s3-bucket, in an S3 bucket.
+
+S3 credentials and region come from the standard AWS environment variables
+(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
+AWS_PROFILE, ...) and shared config files (~/.aws/config, ~/.aws/credentials);
+without a configured region, us-east-1 is used. With S3, upload locks are held
+in this process's memory: run one tusd per bucket (several instances on one
+bucket need a shared locker, which is not available yet).
+
+Flags:
+`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -51,11 +104,23 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("tusd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&o.dir, "dir", "./data", "directory to store uploads in (created if missing)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageHeader)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.dir, "dir", "./data", "directory to store uploads in (created if missing); not with -s3-bucket")
 	fs.StringVar(&o.host, "host", "0.0.0.0", "host or address to listen on")
 	fs.IntVar(&o.port, "port", 1080, "port to listen on (0 picks a free one)")
 	fs.StringVar(&o.basePath, "base-path", "/files/", "URL path the uploads are served under")
 	fs.Int64Var(&o.maxSize, "max-size", 0, "largest upload accepted, in bytes (0: no limit)")
+	fs.StringVar(&o.s3.bucket, "s3-bucket", "", "store uploads in this S3 `bucket` instead of -dir (locks are in memory: one tusd per bucket)")
+	fs.StringVar(&o.s3.endpoint, "s3-endpoint", "", "`URL` of an S3-compatible service (MinIO, versitygw, R2, ...), addressed path-style (default: AWS)")
+	fs.StringVar(&o.s3.objectPrefix, "s3-object-prefix", "", "`prefix` of every object key the S3 store writes, e.g. uploads/")
+	fs.Int64Var(&o.s3.partSize, "s3-part-size", 0, "preferred size of an S3 part, in `bytes` (0: 16 MiB)")
+	fs.Int64Var(&o.s3.minPartSize, "s3-min-part-size", 0, "smallest part the S3 service accepts but for the last, in `bytes` (0: 5 MiB)")
+	fs.IntVar(&o.s3.maxParts, "s3-max-parts", 0, "most parts the S3 service allows in one multipart upload (0: 10000)")
+	fs.IntVar(&o.s3.concurrentPartUploads, "s3-concurrent-part-uploads", 0, "parts one request uploads to S3 at the same time (0: 4)")
+	fs.BoolVar(&o.s3.disablePartCopy, "s3-disable-part-copy", false, "concatenate uploads by streaming them instead of UploadPartCopy")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -74,7 +139,55 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	if !strings.HasSuffix(o.basePath, "/") {
 		o.basePath += "/"
 	}
+	if err := checkS3Flags(fs, o.s3); err != nil {
+		return o, err
+	}
 	return o, nil
+}
+
+// checkS3Flags reports S3 settings that cannot work, and S3 flags given
+// without -s3-bucket or together with -dir.
+func checkS3Flags(fs *flag.FlagSet, s s3Options) error {
+	var set []string
+	fs.Visit(func(f *flag.Flag) { set = append(set, f.Name) })
+	for _, name := range set {
+		switch {
+		case name == "dir" && s.bucket != "":
+			return errors.New("-dir and -s3-bucket exclude each other: uploads go to the bucket")
+		case name != "s3-bucket" && strings.HasPrefix(name, "s3-") && s.bucket == "":
+			return fmt.Errorf("-%s needs -s3-bucket", name)
+		}
+	}
+	if s.bucket == "" {
+		return nil
+	}
+	if strings.TrimSpace(s.bucket) != s.bucket || strings.ContainsAny(s.bucket, "/ ") {
+		return fmt.Errorf("-s3-bucket %q is not a bucket name", s.bucket)
+	}
+	if s.endpoint != "" {
+		u, err := url.Parse(s.endpoint)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			return fmt.Errorf("-s3-endpoint %q is not an http:// or https:// URL", s.endpoint)
+		case u.User != nil:
+			// The SDK would ignore them; keep secrets off the command line.
+			return errors.New("-s3-endpoint must not contain credentials: use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
+		}
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{
+		{"-s3-part-size", s.partSize},
+		{"-s3-min-part-size", s.minPartSize},
+		{"-s3-max-parts", int64(s.maxParts)},
+		{"-s3-concurrent-part-uploads", int64(s.concurrentPartUploads)},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("%s must not be negative", f.name)
+		}
+	}
+	return nil
 }
 
 // shutdownTimeout bounds how long in-flight requests may take to finish
@@ -93,17 +206,16 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
 
-	store, err := filestore.New(o.dir)
-	if err != nil {
-		return err
-	}
-	locker, err := filestore.NewLocker(o.dir)
-	if err != nil {
-		return err
-	}
 	composer := tus.NewStoreComposer()
-	store.UseIn(composer)
-	locker.UseIn(composer)
+	var storeAttrs []any // describe the store in the startup log
+	if o.s3.bucket != "" {
+		storeAttrs, err = useS3(ctx, composer, o.s3, logger)
+	} else {
+		storeAttrs, err = useDir(composer, o.dir)
+	}
+	if err != nil {
+		return err
+	}
 
 	h, err := tus.NewHandler(tus.Config{
 		StoreComposer: composer,
@@ -131,7 +243,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 	}
-	logger.Info("tusd listening", "address", "http://"+ln.Addr().String()+o.basePath, "dir", store.Dir(), "max_size", o.maxSize)
+	attrs := append([]any{"address", "http://" + ln.Addr().String() + o.basePath}, storeAttrs...)
+	logger.Info("tusd listening", append(attrs, "max_size", o.maxSize)...)
 
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
@@ -155,4 +268,66 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 		err = errors.Join(err, serr)
 	}
 	return err
+}
+
+// useDir puts the directory store and its file locker into composer.
+func useDir(composer *tus.StoreComposer, dir string) ([]any, error) {
+	store, err := filestore.New(dir)
+	if err != nil {
+		return nil, err
+	}
+	locker, err := filestore.NewLocker(dir)
+	if err != nil {
+		return nil, err
+	}
+	store.UseIn(composer)
+	locker.UseIn(composer)
+	return []any{"dir", store.Dir()}, nil
+}
+
+// useS3 puts the S3 store and an in-memory locker into composer. It does
+// not contact S3: a wrong bucket or credentials show in the first request.
+func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logger *slog.Logger) ([]any, error) {
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		cfg.Region = defaultRegion
+	}
+	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		if so.endpoint != "" {
+			o.BaseEndpoint = aws.String(so.endpoint)
+			o.UsePathStyle = true
+		}
+	})
+	store, err := s3store.New(client, s3store.Options{
+		Bucket:                so.bucket,
+		ObjectPrefix:          so.objectPrefix,
+		PartSize:              so.partSize,
+		MinPartSize:           so.minPartSize,
+		MaxParts:              so.maxParts,
+		ConcurrentPartUploads: so.concurrentPartUploads,
+		DisablePartCopy:       so.disablePartCopy,
+		Logger:                logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	store.UseIn(composer)
+	memorylocker.New().UseIn(composer)
+
+	endpoint := "AWS" // the SDK's endpoint for the region
+	if e := client.Options().BaseEndpoint; e != nil {
+		// Set by the flag or AWS_ENDPOINT_URL(_S3); never log credentials.
+		endpoint = *e
+		if u, err := url.Parse(*e); err == nil {
+			endpoint = u.Redacted()
+		}
+	}
+	opts := store.Options()
+	return []any{
+		"store", "s3", "bucket", so.bucket, "endpoint", endpoint, "region", cfg.Region,
+		"prefix", so.objectPrefix, "part_size", opts.PartSize, "locker", "memory (one tusd per bucket)",
+	}, nil
 }

@@ -3,10 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +30,33 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-port", "70000"}, wantErr: "-port"},
 		{args: []string{"extra"}, wantErr: "unexpected argument"},
 		{args: []string{"-nope"}, wantErr: "not defined"},
+
+		// S3.
+		{args: []string{"-s3-bucket", "up"}, want: options{dir: "./data", host: "0.0.0.0", port: 1080, basePath: "/files/", s3: s3Options{bucket: "up"}}},
+		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://127.0.0.1:9000", "-s3-object-prefix", "tus/",
+			"-s3-part-size", "5242880", "-s3-min-part-size", "1048576", "-s3-max-parts", "1000",
+			"-s3-concurrent-part-uploads", "2", "-s3-disable-part-copy", "-port", "0"},
+			want: options{dir: "./data", host: "0.0.0.0", port: 0, basePath: "/files/", s3: s3Options{
+				bucket: "up", endpoint: "http://127.0.0.1:9000", objectPrefix: "tus/", partSize: 5 << 20,
+				minPartSize: 1 << 20, maxParts: 1000, concurrentPartUploads: 2, disablePartCopy: true}}},
+		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "https://acct.r2.cloudflarestorage.com"},
+			want: options{dir: "./data", host: "0.0.0.0", port: 1080, basePath: "/files/", s3: s3Options{bucket: "up", endpoint: "https://acct.r2.cloudflarestorage.com"}}},
+		{args: []string{"-s3-bucket", "up", "-s3-part-size", "-1"}, wantErr: "-s3-part-size must not be negative"},
+		{args: []string{"-s3-bucket", "up", "-s3-min-part-size", "-1"}, wantErr: "-s3-min-part-size must not be negative"},
+		{args: []string{"-s3-bucket", "up", "-s3-max-parts", "-1"}, wantErr: "-s3-max-parts must not be negative"},
+		{args: []string{"-s3-bucket", "up", "-s3-concurrent-part-uploads", "-2"}, wantErr: "-s3-concurrent-part-uploads must not be negative"},
+		{args: []string{"-s3-bucket", "up", "-s3-part-size", "5MiB"}, wantErr: `invalid value "5MiB" for flag -s3-part-size`},
+		{args: []string{"-s3-bucket", "up", "-s3-max-parts", "1.5"}, wantErr: `invalid value "1.5" for flag -s3-max-parts`},
+		{args: []string{"-s3-bucket", "up", "-s3-disable-part-copy=maybe"}, wantErr: `invalid boolean value "maybe" for -s3-disable-part-copy`},
+		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "127.0.0.1:9000"}, wantErr: "-s3-endpoint \"127.0.0.1:9000\" is not an http:// or https:// URL"},
+		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "ftp://host"}, wantErr: "is not an http:// or https:// URL"},
+		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://"}, wantErr: "is not an http:// or https:// URL"},
+		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://key:secret@host"}, wantErr: "-s3-endpoint must not contain credentials"},
+		{args: []string{"-s3-bucket", "a/b"}, wantErr: "not a bucket name"},
+		{args: []string{"-s3-bucket", "up", "-dir", "/srv/up"}, wantErr: "-dir and -s3-bucket exclude each other"},
+		{args: []string{"-s3-endpoint", "http://127.0.0.1:9000"}, wantErr: "-s3-endpoint needs -s3-bucket"},
+		{args: []string{"-s3-part-size", "5242880"}, wantErr: "-s3-part-size needs -s3-bucket"},
+		{args: []string{"-s3-disable-part-copy"}, wantErr: "-s3-disable-part-copy needs -s3-bucket"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -41,6 +70,58 @@ func TestParseFlags(t *testing.T) {
 			assert.Equal(t, tc.want, got)
 		})
 	}
+}
+
+// TestHelp checks that -help describes every flag and how S3 is set up,
+// and that run treats it as success.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	_, err := parseFlags([]string{"-help"}, &out)
+	require.ErrorIs(t, err, flag.ErrHelp)
+	help := out.String()
+	for _, name := range []string{"dir", "host", "port", "base-path", "max-size",
+		"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size",
+		"s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy"} {
+		assert.Regexp(t, `(?m)^  -`+regexp.QuoteMeta(name)+`( |$)`, help, "flag -%s", name)
+	}
+	// The flag list is the whole truth: nothing listed that is not defined.
+	assert.Len(t, regexp.MustCompile(`(?m)^  -`).FindAllString(help, -1), 13)
+	for _, s := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "us-east-1",
+		"one tusd per bucket", "shared locker", "path-style"} {
+		assert.Contains(t, help, s)
+	}
+
+	out.Reset()
+	require.NoError(t, run(context.Background(), []string{"-help"}, &out, nil))
+	assert.Contains(t, out.String(), "-s3-bucket")
+}
+
+// TestRunS3BadOptions checks that S3 settings the store refuses stop tusd
+// before it listens, without contacting S3.
+func TestRunS3BadOptions(t *testing.T) {
+	isolateAWS(t)
+	var logs bytes.Buffer
+	err := run(context.Background(), []string{"-s3-bucket", "up", "-s3-min-part-size", "6000000000", "-port", "0"}, &logs,
+		func(string) { t.Error("server started") })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "MinPartSize")
+	assert.NotContains(t, logs.String(), "tusd listening")
+}
+
+// isolateAWS keeps the developer's AWS configuration and credentials out of
+// an in-process test.
+func isolateAWS(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty")
+	require.NoError(t, os.WriteFile(empty, nil, 0o600))
+	for _, k := range []string{"AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", empty)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", empty)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	t.Setenv("AWS_ACCESS_KEY_ID", "test")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret")
+	t.Setenv("AWS_REGION", "us-east-1")
 }
 
 // TestServe runs the server as main does, uploads through it, and stops it.
