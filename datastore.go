@@ -85,6 +85,16 @@ type Upload interface {
 	FinishUpload(ctx context.Context) error
 }
 
+// FinishReporter is implemented by uploads that know whether FinishUpload
+// has succeeded: stores whose finish does work that can fail after the last
+// byte is stored (completing an S3 multipart upload, for one). When a
+// complete upload reports false, the next request that holds its lock (HEAD
+// or PATCH) finishes it, also after a restart of the server.
+type FinishReporter interface {
+	// Finished reports whether FinishUpload has succeeded.
+	Finished() bool
+}
+
 // TerminaterDataStore is implemented by stores that can delete uploads
 // (the termination extension).
 type TerminaterDataStore interface {

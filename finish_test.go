@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tusgo/tus"
+	"github.com/tusgo/tus/memorylocker"
 )
 
 // A finish that fails is retried by the next request under the lock, so a
@@ -48,6 +49,27 @@ func TestFailedFinishIsRetried(t *testing.T) {
 			eq(t, "locks held", locker.Len(), 0)
 		})
 	}
+}
+
+// An upload whose finish failed in an earlier process (the handler's
+// memory of it is gone) is finished by the next HEAD, because the store
+// reports it unfinished.
+func TestUnfinishedAfterRestart(t *testing.T) {
+	h, store, _ := newMemHandler(t, tus.Config{})
+	store.put(tus.FileInfo{ID: "up1", Size: 5}, "")
+	store.finishFails = 1
+	w := serve(t, h, newReq(http.MethodPatch, "/up1", strings.NewReader("hello"), hdr{"Content-Type": octet, "Upload-Offset": "0"}))
+	eq(t, "PATCH status", w.Code, http.StatusInternalServerError)
+
+	c := tus.NewStoreComposer()
+	store.UseIn(c)
+	memorylocker.New().UseIn(c)
+	restarted, err := tus.NewHandler(tus.Config{StoreComposer: c, BasePath: "/files/"})
+	noErr(t, err)
+	w = serve(t, restarted, newReq(http.MethodHead, "/up1", nil, nil))
+	eq(t, "HEAD status", w.Code, http.StatusOK)
+	_, finishes, _ := store.state("up1")
+	eq(t, "FinishUpload calls", finishes, 2)
 }
 
 // A callback that panics while HEAD holds the lock does not leave the

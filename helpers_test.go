@@ -307,6 +307,7 @@ type memUpload struct {
 	info      tus.FileInfo
 	data      []byte
 	finishes  int
+	finished  bool    // the last FinishUpload succeeded
 	inflight  int64   // bytes read by a WriteChunk in progress
 	chunkErrs []error // the error each WriteChunk's source ended with (nil for EOF)
 }
@@ -352,6 +353,7 @@ func (s *memStore) put(info tus.FileInfo, data string) {
 	u := &memUpload{s: s, id: info.ID, info: info, data: []byte(data)}
 	if info.IsComplete() {
 		u.finishes = 1 // a complete upload was finished when its last byte came
+		u.finished = true
 	}
 	s.uploads[info.ID] = u
 }
@@ -494,7 +496,15 @@ func (u *memUpload) FinishUpload(context.Context) error {
 		u.s.finishFails--
 		return errors.New("memstore: disk on fire")
 	}
+	u.finished = true
 	return nil
+}
+
+// Finished implements tus.FinishReporter.
+func (u *memUpload) Finished() bool {
+	u.s.mu.Lock()
+	defer u.s.mu.Unlock()
+	return u.finished
 }
 
 func (s *memStore) AsTerminatableUpload(up tus.Upload) tus.TerminatableUpload {

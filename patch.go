@@ -160,6 +160,12 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 			// The client broke off: not a server fault.
 			werr = &bodyReadError{err: werr}
 		}
+		if n > 0 && info.IsComplete() {
+			// Every byte is stored although the request failed after the
+			// last one (the body broke off at its very end): finish now, or
+			// a failed finish is retried by the next request.
+			_, _ = h.finishUpload(r, up, info)
+		}
 		return info, HTTPResponse{}, werr
 	}
 	if n == 0 || !info.IsComplete() {

@@ -30,7 +30,14 @@ func (h *Handler) openUpload(r *http.Request, id, action string) (Upload, FileIn
 // openLocked is openUpload for a request that went through lockAccessible,
 // which already ran the access callback.
 func (h *Handler) openLocked(r *http.Request, id, action string) (Upload, FileInfo, error) {
-	return h.readUpload(r, id, action, false)
+	up, info, err := h.readUpload(r, id, action, false)
+	if err == nil && info.IsComplete() {
+		if fr, ok := up.(FinishReporter); ok && !fr.Finished() {
+			// A finish that failed, maybe in an earlier process: retry it.
+			h.unfinished.Store(id, struct{}{})
+		}
+	}
+	return up, info, err
 }
 
 // readUpload does the work of openUpload; access says whether to run the

@@ -132,7 +132,8 @@ func (u *upload) concatCopy(ctx context.Context, srcs []*upload) error {
 		}
 		return err
 	}
-	u.chain, u.final, u.tail = parts, true, nil
+	// With no bytes at all there is no part: FinishUpload adds an empty one.
+	u.chain, u.final, u.tail = parts, len(parts) > 0, nil
 	for _, p := range parts {
 		delete(u.others, p.num)
 	}

@@ -169,3 +169,87 @@ func TestCreateFails(t *testing.T) {
 		e.requireClean()
 	})
 }
+
+// TestTerminationCutShort fails the deletion after the multipart upload was
+// aborted: the upload is gone for every request from then on, and the next
+// request that finds it finishes deleting, so nothing is left.
+func TestTerminationCutShort(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		faulty := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().DeleteObjects(gomock.Any(), gomock.Any()).Return(nil, injected("InternalError")).Times(1)
+		}))
+		e.create(faulty, "cut", 20*mib, nil)
+		e.write(faulty, "cut", data(6*mib, 33))
+		up, _ := e.load(faulty, "cut")
+		require.Error(t, faulty.AsTerminatableUpload(up).Terminate(context.Background()))
+		_, err := e.newStore(e.client).GetUpload(context.Background(), "cut")
+		require.ErrorIs(t, err, tus.ErrNotFound)
+		e.requireClean()
+	})
+}
+
+// TestIDUsedAgain terminates an upload in one process and creates another
+// with the same ID and other bytes in a second: the first process, whose
+// caches still hold the old upload, must use the new one's bytes.
+func TestIDUsedAgain(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		a, b := e.store, e.newStore(e.client)
+		old, src := data(1000, 34), data(6*mib, 35)
+		e.create(a, "z", int64(len(src)), nil)
+		e.write(a, "z", old)
+		up, _ := e.load(b, "z")
+		require.NoError(t, b.AsTerminatableUpload(up).Terminate(context.Background()))
+		e.create(b, "z", int64(len(src)), nil)
+		e.write(b, "z", src[:1000])
+		e.write(a, "z", src[1000:])
+		e.finishAndCheck(a, "z", src)
+	})
+}
+
+// TestEmptyUploads finishes zero-byte uploads reached in every way: a
+// deferred length declared as 0 and a concatenation of empty partials.
+func TestEmptyUploads(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		up := e.create(e.store, "deferred0", -1, nil)
+		require.NoError(t, e.store.AsLengthDeclarableUpload(up).DeclareLength(context.Background(), 0))
+		require.NoError(t, up.FinishUpload(context.Background()))
+		require.Empty(t, e.object("deferred0"))
+
+		e.create(e.store, "p0", 0, nil)
+		e.finish(e.store, "p0")
+		p0, _ := e.load(e.store, "p0")
+		final, err := e.store.NewUpload(context.Background(), tus.FileInfo{ID: "final0", IsFinal: true, PartialUploads: []string{"p0"}})
+		require.NoError(t, err)
+		require.NoError(t, e.store.AsConcatableUpload(final).ConcatUploads(context.Background(), []tus.Upload{p0}))
+		require.NoError(t, final.FinishUpload(context.Background()))
+		require.Empty(t, e.object("final0"))
+		_, info := e.load(e.newStore(e.client), "final0")
+		require.True(t, info.IsComplete())
+	})
+}
+
+// TestLastPartFailsKeepsTail fails reading the tail back when the last
+// PATCH completes the upload: the bytes acknowledged before stay counted
+// and the upload finishes once reading works again.
+func TestLastPartFailsKeepsTail(t *testing.T) {
+	forEachServer(t, s3store.Options{TailCacheBytes: -1}, func(t *testing.T, e *env) {
+		src := data(6*mib, 36)
+		faulty := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().GetObject(gomock.Any(), gomock.Any()).Return(nil, injected("InternalError")).Times(1)
+		}))
+		e.create(faulty, "last", int64(len(src)), nil)
+		e.write(faulty, "last", src[:5*mib+200])
+		up, info := e.load(faulty, "last")
+		n, err := up.WriteChunk(context.Background(), info.Offset, bytes.NewReader(src[5*mib+200:]))
+		_, after := e.load(e.newStore(e.client), "last")
+		require.Equal(t, info.Offset+n, after.Offset, "what WriteChunk reported is what S3 holds")
+		require.GreaterOrEqual(t, after.Offset, int64(5*mib+200), "acknowledged bytes stay")
+		if after.Offset < int64(len(src)) {
+			require.Error(t, err)
+			e.write(faulty, "last", src[after.Offset:])
+		} else {
+			require.NoError(t, err, "the last part went up on the second try")
+		}
+		e.finishAndCheck(faulty, "last", src)
+	})
+}

@@ -22,7 +22,7 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	if u.doc.SizeIsDeferred || u.offset() != u.doc.Size {
 		return fmt.Errorf("s3store: finishing %q at offset %d of %d", u.doc.ID, u.offset(), u.doc.Size)
 	}
-	if !u.final {
+	if !u.final || len(u.chain) == 0 {
 		if err := u.uploadLast(ctx, len(u.chain)+1, nil); err != nil {
 			return err
 		}
@@ -60,6 +60,11 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 	return nil
 }
 
+// Finished reports whether the multipart upload has been completed
+// (tus.FinishReporter): the handler then finishes a complete upload whose
+// completion failed, even in a later process.
+func (u *upload) Finished() bool { return u.done }
+
 // DeclareLength records the upload's length in its info object. Lengths
 // past Options.MaxObjectSize fail with tus.ErrMaxSizeExceeded.
 func (u *upload) DeclareLength(ctx context.Context, length int64) error {
@@ -78,7 +83,7 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	u.doc, u.infoETag = &doc, etag
 	u.s.infos.put(&doc, etag)
 	// The last whole part may now be the upload's last.
-	if u.partsEnd() == length && len(u.tail) == 0 {
+	if len(u.chain) > 0 && u.partsEnd() == length && len(u.tail) == 0 {
 		u.final = true
 	}
 	return nil

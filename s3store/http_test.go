@@ -18,6 +18,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/golang/mock/gomock"
 	"github.com/stretchr/testify/require"
 	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/memorylocker"
@@ -138,5 +139,30 @@ func TestSDKRetriesThrottling(t *testing.T) {
 		e.finishAndCheck(store, "slow", src)
 		require.GreaterOrEqual(t, throttled.Load(), int64(3), "every part was throttled once")
 		require.Zero(t, store.CallStats()["UploadPart"].Errors, "the retries succeeded")
+	})
+}
+
+// TestHTTPFinishAfterRestart fails the completion of the multipart upload:
+// a server started afterwards, with no memory of that, completes it on the
+// client's next HEAD, and the download works.
+func TestHTTPFinishAfterRestart(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		faulty := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().CompleteMultipartUpload(gomock.Any(), gomock.Any()).Return(nil, injected("InternalError")).Times(1)
+		}))
+		base := serve(t, faulty)
+		src := data(7*mib, 52)
+		res, _ := tusRequest(t, http.MethodPost, base, nil, "Upload-Length", strconv.Itoa(len(src)))
+		require.Equal(t, http.StatusCreated, res.StatusCode)
+		u := res.Header.Get("Location")
+		res, _ = tusRequest(t, http.MethodPatch, u, bytes.NewReader(src), "Content-Type", "application/offset+octet-stream", "Upload-Offset", "0")
+		require.Equal(t, http.StatusInternalServerError, res.StatusCode)
+
+		restarted := serve(t, e.newStore(e.client))
+		u2 := restarted + u[strings.LastIndex(u, "/")+1:]
+		require.Equal(t, int64(len(src)), headOffset(t, u2))
+		res, got := tusRequest(t, http.MethodGet, u2, nil)
+		require.Equal(t, http.StatusOK, res.StatusCode, got)
+		require.Equal(t, sha256.Sum256(src), sha256.Sum256([]byte(got)))
 	})
 }

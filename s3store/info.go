@@ -24,6 +24,9 @@ type infoDoc struct {
 	MultipartUploadID string `json:"MultipartUploadID"`
 	// Parts fixes the size of every part.
 	Parts schedule `json:"Parts"`
+	// Terminated marks an upload whose termination has begun: it is gone
+	// for every request, and whoever finds it finishes the deletion.
+	Terminated bool `json:"Terminated,omitempty"`
 }
 
 // storageType is FileInfo.Storage["Type"] for uploads of this store.

@@ -19,13 +19,24 @@ type part struct {
 	etag string
 }
 
+// listed is an object as ListObjectsV2 shows it.
+type listed struct {
+	etag string
+	size int64
+}
+
 // segment is one tail object: bytes [start, end) of the upload. Merged
 // segments have a higher level (see tail.go).
 type segment struct {
 	start, end int64
 	level      int
 	key        string
+	etag       string
 }
+
+// cacheKey identifies the bytes of g in the tail cache: an upload ID can be
+// used again after termination, so the key alone is not enough.
+func (g segment) cacheKey() string { return g.key + "\x00" + g.etag }
 
 func (g segment) size() int64 { return g.end - g.start }
 
@@ -93,9 +104,10 @@ func (s *Store) load(ctx context.Context, id string) (*upload, error) {
 	var (
 		parts    []part
 		partsErr error
-		objects  map[string]string // key -> ETag
+		objects  map[string]listed
 		listErr  error
 	)
+	listedFor := ci.doc.MultipartUploadID
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -107,12 +119,12 @@ func (s *Store) load(ctx context.Context, id string) (*upload, error) {
 		return nil, listErr
 	}
 	if s.opts.InfoPrefix == s.opts.ObjectPrefix {
-		etag, ok := objects[s.infoKey(id)]
+		obj, ok := objects[s.infoKey(id)]
 		switch {
 		case !ok:
 			s.infos.drop(id)
 			return nil, fmt.Errorf("s3store: info of %q: %w", id, tus.ErrNotFound)
-		case etag != ci.etag:
+		case obj.etag != ci.etag:
 			doc, etag, err := s.getInfo(ctx, id)
 			if err != nil {
 				return nil, err
@@ -127,6 +139,15 @@ func (s *Store) load(ctx context.Context, id string) (*upload, error) {
 			return nil, err
 		}
 		ci = cachedInfo{doc: doc, etag: etag}
+	}
+	if ci.doc.Terminated {
+		s.finishTermination(ctx, ci.doc)
+		return nil, fmt.Errorf("s3store: %q was terminated: %w", id, tus.ErrNotFound)
+	}
+	if listedFor != ci.doc.MultipartUploadID {
+		// The cached info was stale (the ID was used again after a
+		// termination): list the parts of the multipart upload it names.
+		parts, partsErr = s.listParts(ctx, ci.doc)
 	}
 	s.infos.put(ci.doc, ci.etag)
 	doc := *ci.doc // replaced, never changed in place
@@ -178,8 +199,8 @@ func (s *Store) listParts(ctx context.Context, doc *infoDoc) ([]part, error) {
 
 // listSide lists the objects under the upload's side prefix (its tail
 // objects and, with the default prefixes, its info object).
-func (s *Store) listSide(ctx context.Context, id string) (map[string]string, error) {
-	objects := map[string]string{}
+func (s *Store) listSide(ctx context.Context, id string) (map[string]listed, error) {
+	objects := map[string]listed{}
 	in := &s3.ListObjectsV2Input{Bucket: &s.opts.Bucket, Prefix: aws.String(s.sidePrefix(id))}
 	for {
 		out, err := s.api.ListObjectsV2(ctx, in)
@@ -187,7 +208,7 @@ func (s *Store) listSide(ctx context.Context, id string) (map[string]string, err
 			return nil, fmt.Errorf("s3store: listing objects of %q: %w", id, err)
 		}
 		for _, o := range out.Contents {
-			objects[aws.ToString(o.Key)] = aws.ToString(o.ETag)
+			objects[aws.ToString(o.Key)] = listed{etag: aws.ToString(o.ETag), size: aws.ToInt64(o.Size)}
 		}
 		if !aws.ToBool(out.IsTruncated) || out.NextContinuationToken == nil {
 			break
@@ -278,11 +299,16 @@ func parseTailKey(prefix, key string) (segment, bool) {
 // the chain's end, each the longest one starting where the previous ended.
 // Others (left by a crash between writing a part or a merged tail object
 // and deleting what it replaced) are garbage.
-func (u *upload) buildTail(objects map[string]string) {
+func (u *upload) buildTail(objects map[string]listed) {
 	prefix := u.s.sidePrefix(u.doc.ID)
 	var segs []segment
-	for key := range objects {
+	for key, obj := range objects {
 		if g, ok := parseTailKey(prefix, key); ok {
+			g.etag = obj.etag
+			if obj.size != g.size() {
+				u.garbage = append(u.garbage, key) // not what its name says
+				continue
+			}
 			segs = append(segs, g)
 		} else {
 			u.s.opts.Logger.Warn("s3store: unknown object beside upload", "id", u.doc.ID, "key", key)

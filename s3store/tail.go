@@ -20,8 +20,8 @@ const mergeFanout = 16
 
 // tailCache keeps the bytes of recently written tail objects, bounded in
 // total size, so that the PATCH which completes a part does not download
-// them again. Entries are keyed by object key; tail objects are never
-// rewritten under the same key with other bytes.
+// them again. Entries are found by key and must match the object's ETag: a
+// key can come back with other bytes when an upload ID is used again.
 type tailCache struct {
 	mu    sync.Mutex
 	max   int64
@@ -31,34 +31,38 @@ type tailCache struct {
 }
 
 type tailEntry struct {
-	key string
-	b   []byte
+	key, etag string
+	b         []byte
 }
 
 func newTailCache(max int64) *tailCache {
 	return &tailCache{max: max, order: list.New(), items: map[string]*list.Element{}}
 }
 
-func (c *tailCache) get(key string) ([]byte, bool) {
+func (c *tailCache) get(key, etag string) ([]byte, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.items[key]; ok {
+	if e, ok := c.items[key]; ok && e.Value.(*tailEntry).etag == etag && etag != "" {
 		c.order.MoveToFront(e)
 		return e.Value.(*tailEntry).b, true
 	}
 	return nil, false
 }
 
-func (c *tailCache) put(key string, b []byte) {
-	if int64(len(b)) > c.max {
+// fits reports whether n bytes can be cached at all.
+func (c *tailCache) fits(n int64) bool { return n <= c.max }
+
+func (c *tailCache) put(key, etag string, b []byte) {
+	if !c.fits(int64(len(b))) || etag == "" {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if _, ok := c.items[key]; ok {
-		return
+	if e, ok := c.items[key]; ok {
+		c.order.Remove(e)
+		c.size -= int64(len(e.Value.(*tailEntry).b))
 	}
-	c.items[key] = c.order.PushFront(&tailEntry{key: key, b: b})
+	c.items[key] = c.order.PushFront(&tailEntry{key: key, etag: etag, b: b})
 	c.size += int64(len(b))
 	for c.size > c.max {
 		e := c.order.Back()
@@ -83,7 +87,7 @@ func (c *tailCache) drop(keys ...string) {
 
 // segmentBytes returns the bytes of tail object g, from the cache or S3.
 func (s *Store) segmentBytes(ctx context.Context, g segment) ([]byte, error) {
-	if b, ok := s.tails.get(g.key); ok {
+	if b, ok := s.tails.get(g.key, g.etag); ok {
 		return b, nil
 	}
 	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.opts.Bucket, Key: aws.String(g.key)})
@@ -98,7 +102,7 @@ func (s *Store) segmentBytes(ctx context.Context, g segment) ([]byte, error) {
 	if n, _ := out.Body.Read(make([]byte, 1)); n > 0 {
 		return nil, fmt.Errorf("s3store: tail object %q is longer than its name says", g.key)
 	}
-	s.tails.put(g.key, b)
+	s.tails.put(g.key, aws.ToString(out.ETag), b)
 	return b, nil
 }
 
@@ -119,7 +123,7 @@ func (s *Store) segmentPieces(ctx context.Context, segs []segment) ([]piece, err
 // object and caches them.
 func (s *Store) putSegment(ctx context.Context, id string, start, end int64, level int, body *sections) (segment, error) {
 	g := segment{start: start, end: end, level: level, key: s.tailKey(id, start, end, level)}
-	_, err := s.api.PutObject(ctx, &s3.PutObjectInput{
+	out, err := s.api.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &s.opts.Bucket,
 		Key:           &g.key,
 		Body:          body,
@@ -128,11 +132,12 @@ func (s *Store) putSegment(ctx context.Context, id string, start, end int64, lev
 	if err != nil {
 		return segment{}, fmt.Errorf("s3store: writing tail object of %q: %w", id, err)
 	}
-	if s.opts.TailCacheBytes > 0 {
+	g.etag = aws.ToString(out.ETag)
+	if s.tails.fits(end - start) {
 		b := make([]byte, end-start)
 		if _, err := body.Seek(0, io.SeekStart); err == nil {
 			if _, err := io.ReadFull(body, b); err == nil {
-				s.tails.put(g.key, b)
+				s.tails.put(g.key, g.etag, b)
 			}
 		}
 	}

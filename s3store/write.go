@@ -92,7 +92,7 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 	prefix := u.tail
 	cur := u.s.bufs.newPart()
 	pos := offset
-	var rerr error
+	var rerr, derr error // from the body; from starting a part upload
 	for {
 		end := min(w.partEnd(k), w.limit)
 		if pos == w.limit {
@@ -109,9 +109,8 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 		n, err := cur.readFrom(src, end-pos)
 		pos += n
 		if pos == w.partEnd(k) && pos > w.sched.start(k) {
-			if derr := w.dispatch(ctx, k, prefix, cur); derr != nil {
-				cur = u.s.bufs.newPart()
-				rerr = derr
+			if derr = w.dispatch(ctx, k, prefix, cur); derr != nil {
+				// cur is still ours: settle stores its bytes if it can.
 				break
 			}
 			k++
@@ -133,6 +132,8 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 	switch {
 	case werr != nil:
 		return stored, werr
+	case derr != nil && u.offset() != pos:
+		return stored, derr
 	case rerr != nil && !errors.Is(rerr, io.EOF):
 		return stored, rerr
 	}
@@ -186,30 +187,28 @@ func (w *chunkWriter) grow(ctx context.Context, k int, prefix []segment, cur *pa
 }
 
 // dispatch starts the upload of whole part k, made of the tail objects
-// prefix and cur, which it takes over.
+// prefix and cur. On success it has taken cur over; on failure cur is
+// still the caller's.
 func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur *partBuffer) error {
 	for w.inflight >= w.u.s.opts.ConcurrentPartUploads {
 		w.waitOne()
 	}
 	if w.failed != nil {
-		cur.release()
 		return w.failed
 	}
 	if err := w.u.neutralize(ctx, k+1); err != nil {
-		cur.release()
 		return err
 	}
 	pieces, err := w.u.s.segmentPieces(ctx, prefix)
 	if err != nil {
-		cur.release()
 		return err
 	}
 	body := newSections(append(pieces, piece{r: cur, n: cur.Len()})...)
 	w.prefixOf[k] = prefix
 	w.inflight++
 	go func() {
-		defer cur.release()
 		p, err := w.u.uploadPart(ctx, k, body)
+		cur.release() // before the result, so a waiting grow finds the budget
 		w.results <- partResult{p: p, err: err}
 	}()
 	return nil
@@ -298,6 +297,9 @@ func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *
 	case n < k: // a part failed: what follows it is lost
 		u.tail = w.prefixOf[n]
 		err = w.failed
+		if err == nil {
+			err = fmt.Errorf("s3store: part %d of %q did not upload", n, u.doc.ID)
+		}
 	case u.final:
 		u.tail = nil
 	default:
@@ -319,7 +321,7 @@ func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *
 func (w *chunkWriter) storeRest(ctx context.Context, k int, cur *partBuffer, pos int64) error {
 	u := w.u
 	complete := !u.doc.SizeIsDeferred && pos == u.doc.Size
-	if complete && (pos > w.sched.start(k) || k == 1) {
+	if complete && (pos > w.sched.start(k) || k == 1) && u.partsEnd()+tailLen(u.tail)+cur.Len() == pos {
 		return u.uploadLast(ctx, k, cur)
 	}
 	if cur.Len() == 0 {
@@ -343,7 +345,11 @@ func (u *upload) uploadLast(ctx context.Context, k int, cur *partBuffer) error {
 	if cur != nil {
 		pieces = append(pieces, piece{r: cur, n: cur.Len()})
 	}
-	p, err := u.uploadPart(ctx, k, newSections(pieces...))
+	body := newSections(pieces...)
+	if u.doc.SizeIsDeferred || u.partsEnd()+body.size != u.doc.Size {
+		return fmt.Errorf("s3store: last part of %q would end at %d, not at its length %d", u.doc.ID, u.partsEnd()+body.size, u.doc.Size)
+	}
+	p, err := u.uploadPart(ctx, k, body)
 	if err != nil {
 		return err
 	}
@@ -368,10 +374,13 @@ func (w *chunkWriter) rollBack(ctx context.Context, offset int64, cause error) (
 			u.others[int32(m)] = r.p
 		}
 	}
-	if r, ok := w.done[w.first]; ok && r.err == nil {
-		if err := u.neutralize(ctx, w.first); err != nil {
+	if _, ok := w.done[w.first]; ok {
+		// Even a failed upload may have been stored by the service.
+		p, err := u.uploadPart(ctx, w.first, newSections())
+		if err != nil {
 			return w.failedRollBack(offset, err)
 		}
+		u.others[int32(w.first)] = p
 	}
 	if err := u.s.deleteKeys(ctx, keysOf(w.spills)); err != nil {
 		return w.failedRollBack(offset, err)
@@ -384,6 +393,15 @@ func (w *chunkWriter) rollBack(ctx context.Context, offset int64, cause error) (
 func (w *chunkWriter) failedRollBack(offset int64, err error) (int64, error) {
 	w.u.s.opts.Logger.Error("s3store: could not discard a rejected chunk", "id", w.u.doc.ID, "error", err)
 	return 0, fmt.Errorf("s3store: discarding rejected chunk of %q: %w", w.u.doc.ID, err)
+}
+
+// tailLen returns the number of bytes in segs.
+func tailLen(segs []segment) int64 {
+	var n int64
+	for _, g := range segs {
+		n += g.size()
+	}
+	return n
 }
 
 func keysOf(segs []segment) []string {
