@@ -23,7 +23,12 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		return fmt.Errorf("s3store: finishing %q at offset %d of %d", u.doc.ID, u.offset(), u.doc.Size)
 	}
 	if !u.final || len(u.chain) == 0 {
-		if err := u.uploadLast(ctx, len(u.chain)+1, nil); err != nil {
+		if err := u.resolvePending(ctx); err != nil {
+			return err
+		}
+		if len(u.chain) > 0 && len(u.tail) == 0 && u.partsEnd() == u.doc.Size {
+			u.final = true // the tail held the last part whole
+		} else if err := u.uploadLast(ctx, len(u.chain)+1, nil); err != nil {
 			return err
 		}
 	}
@@ -51,11 +56,12 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		return fmt.Errorf("s3store: completing %q: %w", u.doc.ID, err)
 	}
 	u.done = true
-	if len(u.garbage) > 0 {
-		if err := u.s.deleteKeys(ctx, u.garbage); err != nil {
+	u.s.compact.forget(u.doc.ID)
+	if left := append(u.garbage, u.stale...); len(left) > 0 {
+		if err := u.s.deleteKeys(ctx, left); err != nil {
 			u.s.opts.Logger.Warn("s3store: deleting leftover tail objects", "id", u.doc.ID, "error", err)
 		}
-		u.garbage = nil
+		u.garbage, u.stale = nil, nil
 	}
 	return nil
 }

@@ -56,6 +56,7 @@ func forEachServer(t *testing.T, opts s3store.Options, fn func(t *testing.T, e *
 func (e *env) newStore(api s3store.S3API) *s3store.Store {
 	s, err := s3store.New(api, e.opts)
 	require.NoError(e.t, err)
+	e.t.Cleanup(func() { require.NoError(e.t, s.Close()) })
 	return s
 }
 

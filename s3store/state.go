@@ -52,8 +52,10 @@ type upload struct {
 	done   bool           // the multipart upload is completed
 	others map[int32]part // listed parts beyond the chain (never counted)
 
-	tail    []segment // tail objects continuing the chain, in order
-	garbage []string  // tail objects that are not part of the upload's bytes
+	tail     []segment       // tail objects continuing the chain, in order
+	garbage  []string        // tail objects that are not part of the upload's bytes
+	stale    []string        // garbage whose bytes the parts hold: never taken again
+	consumed map[string]bool // tail objects made into parts by this request
 }
 
 // partsEnd returns the number of bytes held by the chain of parts.
@@ -328,12 +330,19 @@ func (u *upload) buildTail(objects map[string]listed) {
 	if !u.final && !u.doc.SizeIsDeferred {
 		limit = u.doc.Size
 	}
+	partsEnd := u.partsEnd()
 	for _, g := range segs {
-		if !u.final && g.start == pos && (limit < 0 || g.end <= limit) {
+		switch {
+		case !u.final && g.start == pos && (limit < 0 || g.end <= limit):
 			u.tail = append(u.tail, g)
 			pos = g.end
-			continue
+		case pos >= 0 && g.end <= partsEnd:
+			// Left by a part upload that had not deleted its tail objects
+			// yet (maybe it is doing so now): the chain of parts only grows,
+			// so they are never taken again and need not go first.
+			u.stale = append(u.stale, g.key)
+		default:
+			u.garbage = append(u.garbage, g.key)
 		}
-		u.garbage = append(u.garbage, g.key)
 	}
 }

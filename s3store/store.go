@@ -36,12 +36,13 @@ import (
 // termination, concatenation, deferred lengths and downloads. It is safe for
 // concurrent use.
 type Store struct {
-	api    *meteredAPI
-	opts   Options
-	bufs   *buffers
-	tails  *tailCache
-	infos  *infoCache
-	noCopy atomic.Bool // UploadPartCopy answered NotImplemented
+	api     *meteredAPI
+	opts    Options
+	bufs    *buffers
+	tails   *tailCache
+	infos   *infoCache
+	compact *compactions
+	noCopy  atomic.Bool // UploadPartCopy answered NotImplemented
 }
 
 // New returns a store that keeps uploads in opts.Bucket through api. It
@@ -60,12 +61,22 @@ func New(api S3API, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		api:   &meteredAPI{api: api, observe: o.ObserveCall, stats: map[string]OpStats{}},
-		opts:  o,
-		bufs:  bufs,
-		tails: newTailCache(o.TailCacheBytes),
-		infos: newInfoCache(4096),
+		api:     &meteredAPI{api: api, observe: o.ObserveCall, stats: map[string]OpStats{}},
+		opts:    o,
+		bufs:    bufs,
+		tails:   newTailCache(o.TailCacheBytes),
+		infos:   newInfoCache(4096),
+		compact: newCompactions(),
 	}, nil
+}
+
+// Close waits for the part uploads the store runs after responses (see
+// WriteChunk). The store must not be used afterwards. A part whose upload
+// is cut short by the process ending is uploaded by the next request that
+// needs it: its bytes are in tail objects until then.
+func (s *Store) Close() error {
+	s.compact.wait()
+	return nil
 }
 
 // Options returns the store's options with defaults filled in.

@@ -52,28 +52,51 @@ func TestSmallPatches(t *testing.T) {
 	})
 }
 
-// TestOneMiBPatchCalls counts the S3 calls of 1 MiB PATCHes: those that stay
-// in the tail write one object, the one that fills a part uploads it from
-// the cache without reading anything back.
+// TestOneMiBPatchCalls counts the S3 calls of 1 MiB PATCHes: each writes
+// one tail object; the part that five of them complete is uploaded after
+// the fifth answered, from the cache, without reading anything back.
 func TestOneMiBPatchCalls(t *testing.T) {
 	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
 		src := data(6*mib, 2)
 		e.create(e.store, "calls", int64(len(src)), nil)
-		for i := range 6 {
+		for i := range 5 {
 			before := calls(e.store)
 			e.write(e.store, "calls", src[i*mib:(i+1)*mib])
 			got := callsSince(e.store, before)
-			switch i {
-			case 4: // completes part 1 from four cached tail objects
-				require.Equal(t, map[string]int64{"ListParts": 1, "ListObjectsV2": 1, "UploadPart": 1, "DeleteObjects": 1}, got)
-			case 5: // the last byte: the last part
-				require.Equal(t, map[string]int64{"ListParts": 1, "ListObjectsV2": 1, "UploadPart": 1}, got)
-			default:
-				require.Equal(t, map[string]int64{"ListParts": 1, "ListObjectsV2": 1, "PutObject": 1}, got)
-			}
+			require.Equal(t, map[string]int64{"ListParts": 1, "ListObjectsV2": 1, "PutObject": 1}, got, "PATCH %d", i+1)
 		}
-		e.finish(e.store, "calls")
-		require.Equal(t, src, e.object("calls"))
+		before := calls(e.store)
+		require.NoError(t, e.store.Close()) // waits for the part upload
+		require.Equal(t, map[string]int64{"UploadPart": 1, "DeleteObjects": 1}, callsSince(e.store, before), "after the fifth PATCH")
+		require.Empty(t, e.tailObjects("calls"))
+
+		other := e.newStore(e.client)
+		e.write(other, "calls", src[5*mib:])
+		require.Equal(t, map[string]int64{"GetObject": 1, "ListParts": 1, "ListObjectsV2": 1, "UploadPart": 1}, calls(other), "a new process reads the info once; the last PATCH uploads the last part")
+		e.finishAndCheck(other, "calls", src)
+	})
+}
+
+// TestPartFromTailAcrossRequests lets the next PATCHes come while the part
+// that small PATCHes completed is uploaded after the response, in this
+// process and in another one that has no cache and no job.
+func TestPartFromTailAcrossRequests(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		src := data(16*mib+77, 3)
+		e.create(e.store, "bg", int64(len(src)), nil)
+		off := 0
+		for ; off < 6*mib; off += mib { // part 1 completes at 5 MiB
+			e.write(e.store, "bg", src[off:off+mib])
+		}
+		// Another process, with the part perhaps not uploaded yet, sees the
+		// right offset and writes past it, up to a big chunk.
+		other := e.newStore(e.client)
+		_, info := e.load(other, "bg")
+		require.Equal(t, int64(off), info.Offset)
+		e.write(other, "bg", src[off:off+mib])
+		off += mib
+		e.write(other, "bg", src[off:]) // crosses parts 2 and 3: part 1 must be a part first
+		e.finishAndCheck(other, "bg", src)
 	})
 }
 

@@ -149,8 +149,10 @@ func (s *Store) putSegment(ctx context.Context, id string, start, end int64, lev
 // leaves the tail as it was (the bytes are stored either way).
 func (u *upload) mergeTail(ctx context.Context, tail []segment) []segment {
 	for level := 0; ; level++ {
+		// Only objects of the same part merge: none crosses a part boundary.
 		i := len(tail)
-		for i > 0 && tail[i-1].level == level {
+		part := u.doc.Parts.partOf(tail[len(tail)-1].start)
+		for i > 0 && tail[i-1].level == level && u.doc.Parts.partOf(tail[i-1].start) == part {
 			i--
 		}
 		if len(tail)-i < mergeFanout {

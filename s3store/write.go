@@ -1,10 +1,12 @@
 package s3store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -18,7 +20,10 @@ import (
 // at a time, each from a buffer that takes the store's budget as it fills.
 // A part that the body does not fill becomes a tail object at the end of the
 // request, so every byte read is stored before WriteChunk returns; the part
-// is uploaded later, from the tail bytes and the next request's.
+// is uploaded later, from the tail bytes and the next request's. When the
+// body ends exactly where it completes a part that began in the tail, its
+// bytes also become a tail object and the part is uploaded after the
+// response (see compact.go), so small PATCHes never wait for a part upload.
 //
 // If src fails with an error wrapping tus.ErrChecksumMismatch, the parts
 // this call uploaded are cut off from the upload (its first is overwritten
@@ -41,8 +46,8 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	w := &chunkWriter{
 		u:        u,
 		sched:    u.doc.Parts,
-		first:    len(u.chain) + 1,
-		oldTail:  u.tail,
+		first:    u.doc.Parts.partOf(offset),
+		oldTail:  slices.Clone(u.tail),
 		results:  make(chan partResult, u.s.opts.ConcurrentPartUploads),
 		prefixOf: map[int][]segment{},
 		done:     map[int]partResult{},
@@ -68,6 +73,9 @@ type chunkWriter struct {
 	overErr error // the error for bytes past limit
 	first   int   // the first part this chunk writes into
 	oldTail []segment
+	held    *partBuffer // a whole part begun in the tail, kept back
+	heldN   int
+	heldPre []segment
 
 	inflight int
 	results  chan partResult
@@ -89,7 +97,12 @@ func (w *chunkWriter) partEnd(n int) int64 {
 func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int64, error) {
 	u := w.u
 	k := w.first
-	prefix := u.tail
+	var prefix []segment // the tail objects that begin part k
+	for _, g := range u.tail {
+		if g.start >= w.sched.start(k) {
+			prefix = append(prefix, g)
+		}
+	}
 	cur := u.s.bufs.newPart()
 	pos := offset
 	var rerr, derr error // from the body; from starting a part upload
@@ -109,12 +122,33 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 		n, err := cur.readFrom(src, end-pos)
 		pos += n
 		if pos == w.partEnd(k) && pos > w.sched.start(k) {
+			var more []byte
+			if len(prefix) > 0 && pos < w.limit && w.partEnd(k) == w.sched.start(k+1) {
+				// A part begun in the tail is complete: if the body ends
+				// here, the part is uploaded after the response.
+				if err == nil {
+					more, err = peekByte(src)
+				}
+				if more == nil {
+					w.held, w.heldN, w.heldPre = cur, k, prefix
+					k++
+					prefix, cur = nil, u.s.bufs.newPart()
+					rerr = err
+					break
+				}
+			}
 			if derr = w.dispatch(ctx, k, prefix, cur); derr != nil {
 				// cur is still ours: settle stores its bytes if it can.
 				break
 			}
 			k++
 			prefix, cur = nil, u.s.bufs.newPart()
+			if more != nil {
+				if prefix, cur, err = w.grow(ctx, k, prefix, cur, pos); err == nil {
+					_, _ = cur.readFrom(bytes.NewReader(more), 1)
+					pos++
+				}
+			}
 		}
 		if err != nil {
 			rerr = err
@@ -124,10 +158,16 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 	w.waitAll()
 	if errors.Is(rerr, tus.ErrChecksumMismatch) {
 		cur.release()
+		if w.held != nil {
+			w.held.release()
+		}
 		return w.rollBack(ctx, offset, rerr)
 	}
 	werr := w.settle(ctx, k, prefix, cur, pos)
 	cur.release()
+	if w.held != nil {
+		w.held.release()
+	}
 	stored := u.offset() - offset
 	switch {
 	case werr != nil:
@@ -138,6 +178,20 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 		return stored, rerr
 	}
 	return stored, nil
+}
+
+// peekByte reads one byte of src, or returns the error that ends it.
+func peekByte(src io.Reader) ([]byte, error) {
+	var b [1]byte
+	for {
+		n, err := src.Read(b[:])
+		if n > 0 {
+			return b[:1], nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // probe reads past the limit: only the end of the body may follow.
@@ -195,6 +249,12 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 	}
 	if w.failed != nil {
 		return w.failed
+	}
+	if k == w.first {
+		// Parts the tail holds whole must be parts before this one.
+		if err := w.u.resolvePending(ctx); err != nil {
+			return err
+		}
 	}
 	if err := w.u.neutralize(ctx, k+1); err != nil {
 		return err
@@ -264,14 +324,19 @@ func (u *upload) neutralize(ctx context.Context, n int) error {
 }
 
 // settle records what the chunk stored: the parts that uploaded in an
-// unbroken run, then either the last part of the upload or a tail object
+// unbroken run, then a part kept back (stored as a tail object and uploaded
+// after the response), or the last part of the upload, or a tail object
 // with the bytes left in cur. Tail objects that went into parts are deleted.
 func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *partBuffer, pos int64) error {
 	u := w.u
+	last := k
+	if w.held != nil {
+		last = w.heldN
+	}
 	n := w.first
-	for ; n < k; n++ {
+	for ; n < last; n++ {
 		r, ok := w.done[n]
-		if !ok || r.err != nil {
+		if !ok || r.err != nil || len(u.chain)+1 != n {
 			break
 		}
 		u.chain = append(u.chain, r.p)
@@ -280,31 +345,49 @@ func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *
 			u.final = true
 		}
 	}
-	for m := n; m < k; m++ { // uploaded after a gap: never counted
+	for m := n; m < last; m++ { // uploaded after a gap: never counted
 		if r, ok := w.done[m]; ok && r.err == nil {
 			u.others[int32(m)] = r.p
 		}
 	}
-	var stale []string
-	if n > w.first { // the chunk's first part holds the old tail
-		stale = keysOf(w.oldTail)
-		for m := w.first; m < n; m++ {
-			stale = append(stale, keysOf(w.prefixOf[m])...)
+	// The tail is what the parts do not hold: objects before the first part
+	// (still to become parts) and those that begin the part where the
+	// chunk stopped.
+	var keep []segment
+	for _, g := range u.tail {
+		if g.start < w.sched.start(w.first) {
+			keep = append(keep, g)
 		}
 	}
 	var err error
 	switch {
-	case n < k: // a part failed: what follows it is lost
-		u.tail = w.prefixOf[n]
+	case n < last: // a part failed: what follows it is lost
+		u.tail = append(keep, w.prefixOf[n]...)
 		err = w.failed
 		if err == nil {
 			err = fmt.Errorf("s3store: part %d of %q did not upload", n, u.doc.ID)
 		}
 	case u.final:
 		u.tail = nil
+	case w.held != nil:
+		u.tail = append(keep, w.heldPre...)
+		// No merging: the part is uploaded from these objects next.
+		if err = w.storeSegment(ctx, w.held, w.sched.start(w.heldN+1), false); err == nil {
+			err = u.compactLater(ctx, w.heldN)
+		}
 	default:
-		u.tail = prefix
+		u.tail = append(keep, prefix...)
 		err = w.storeRest(ctx, k, cur, pos)
+	}
+	inTail := map[string]bool{}
+	for _, g := range u.tail {
+		inTail[g.key] = true
+	}
+	var stale []string
+	for _, g := range append(w.oldTail, w.spills...) {
+		if !inTail[g.key] && !u.consumed[g.key] && !w.pendingKey(g.key) {
+			stale = append(stale, g.key)
+		}
 	}
 	if len(stale) > 0 {
 		if derr := u.s.deleteKeys(ctx, stale); derr != nil {
@@ -314,6 +397,36 @@ func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *
 		}
 	}
 	return err
+}
+
+// pendingKey reports whether key belongs to a part a background job is
+// uploading (and will delete when done).
+func (w *chunkWriter) pendingKey(key string) bool {
+	job := w.u.s.compact.get(w.u.doc.ID)
+	if job == nil {
+		return false
+	}
+	select {
+	case <-job.done:
+		return false
+	default:
+		return slices.Contains(keysOf(job.segs), key)
+	}
+}
+
+// storeSegment stores the bytes of b, which end at end, as a tail object
+// and adds it to the tail, merging tail objects if merge is set.
+func (w *chunkWriter) storeSegment(ctx context.Context, b *partBuffer, end int64, merge bool) error {
+	u := w.u
+	g, err := u.s.putSegment(ctx, u.doc.ID, end-b.Len(), end, 0, newSections(piece{r: b, n: b.Len()}))
+	if err != nil {
+		return err
+	}
+	u.tail = append(u.tail, g)
+	if merge {
+		u.tail = u.mergeTail(ctx, u.tail)
+	}
+	return nil
 }
 
 // storeRest stores the bytes in cur, which end at pos inside part k: as the
@@ -327,17 +440,16 @@ func (w *chunkWriter) storeRest(ctx context.Context, k int, cur *partBuffer, pos
 	if cur.Len() == 0 {
 		return nil
 	}
-	g, err := u.s.putSegment(ctx, u.doc.ID, pos-cur.Len(), pos, 0, newSections(piece{r: cur, n: cur.Len()}))
-	if err != nil {
-		return err
-	}
-	u.tail = u.mergeTail(ctx, append(u.tail, g))
-	return nil
+	return w.storeSegment(ctx, cur, pos, true)
 }
 
 // uploadLast uploads part k, the upload's last, from the tail objects and
 // cur, and ends the chain with it.
 func (u *upload) uploadLast(ctx context.Context, k int, cur *partBuffer) error {
+	if err := u.resolvePending(ctx); err != nil {
+		return err
+	}
+	k = len(u.chain) + 1
 	pieces, err := u.s.segmentPieces(ctx, u.tail)
 	if err != nil {
 		return err

@@ -208,8 +208,9 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 
 	composer := tus.NewStoreComposer()
 	var storeAttrs []any // describe the store in the startup log
+	closeStore := func() error { return nil }
 	if o.s3.bucket != "" {
-		storeAttrs, err = useS3(ctx, composer, o.s3, logger)
+		storeAttrs, closeStore, err = useS3(ctx, composer, o.s3, logger)
 	} else {
 		storeAttrs, err = useDir(composer, o.dir)
 	}
@@ -267,7 +268,8 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
-	return err
+	// The S3 store uploads parts after some responses: let them land.
+	return errors.Join(err, closeStore())
 }
 
 // useDir puts the directory store and its file locker into composer.
@@ -287,10 +289,10 @@ func useDir(composer *tus.StoreComposer, dir string) ([]any, error) {
 
 // useS3 puts the S3 store and an in-memory locker into composer. It does
 // not contact S3: a wrong bucket or credentials show in the first request.
-func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logger *slog.Logger) ([]any, error) {
+func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logger *slog.Logger) ([]any, func() error, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("loading the AWS configuration: %w", err)
+		return nil, nil, fmt.Errorf("loading the AWS configuration: %w", err)
 	}
 	if cfg.Region == "" {
 		cfg.Region = defaultRegion
@@ -312,7 +314,7 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logge
 		Logger:                logger,
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	store.UseIn(composer)
 	memorylocker.New().UseIn(composer)
@@ -329,5 +331,5 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logge
 	return []any{
 		"store", "s3", "bucket", so.bucket, "endpoint", endpoint, "region", cfg.Region,
 		"prefix", so.objectPrefix, "part_size", opts.PartSize, "locker", "memory (one tusd per bucket)",
-	}, nil
+	}, store.Close, nil
 }

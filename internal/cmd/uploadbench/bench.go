@@ -6,11 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"slices"
-	"syscall"
 	"time"
+
+	"github.com/tusgo/tus/internal/benchkit"
 )
 
 // warmupUploads is how many small uploads every server gets before the
@@ -38,10 +37,8 @@ func (r runResult) cpuCost(sc scenario, st runStats) float64 {
 
 // bench starts the servers, runs the scenarios and prints the report.
 func bench(cfg config, stdout, stderr io.Writer) (err error) {
-	ctx, stopSignals := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stopSignals()
-	ctx, cancel := context.WithTimeout(ctx, cfg.timeout)
-	defer cancel()
+	ctx, stop := benchkit.RunContext(cfg.timeout)
+	defer stop()
 
 	exe, err := os.Executable()
 	if err != nil {
@@ -55,7 +52,7 @@ func bench(cfg config, stdout, stderr io.Writer) (err error) {
 			return err
 		}
 	}
-	pattern := newPattern()
+	gen := newGenerator()
 
 	var servers []*server
 	defer func() {
@@ -67,12 +64,12 @@ func bench(cfg config, stdout, stderr io.Writer) (err error) {
 		}
 	}()
 	for _, kind := range cfg.servers {
-		s, err := startServer(ctx, exe, cfg.tmpDir, kind, profilePath(cfg.profileDir, kind), max(cfg.conc, cfg.largeConc)+2, pattern)
+		s, err := startServer(ctx, exe, cfg.tmpDir, kind, profilePath(cfg.profileDir, kind), max(cfg.conc, cfg.largeConc)+2, gen)
 		if err != nil {
 			return err
 		}
 		servers = append(servers, s)
-		fmt.Fprintf(stderr, "started %-10s pid %d  %s  dir %s\n", kind, s.pid(), s.base, s.dir)
+		fmt.Fprintf(stderr, "started %-10s pid %d  %s  dir %s\n", kind, s.PID(), s.base, s.dir)
 	}
 
 	rep := newReport(cfg)
@@ -136,11 +133,7 @@ func runScenario(ctx context.Context, cfg config, sc scenario, servers []*server
 	runs := make(map[string][]runResult, len(servers))
 	costs := make(map[string][]float64, len(servers))
 	for round := range cfg.rounds {
-		order := slices.Clone(servers)
-		if round%2 == 1 {
-			slices.Reverse(order)
-		}
-		for _, s := range order {
+		for _, s := range benchkit.RoundOrder(servers, round) {
 			r, cost, err := measure(ctx, cfg, sc, s)
 			if err != nil {
 				return scenarioResult{}, fmt.Errorf("%s, round %d, %s server: %w", sc.name, round+1, s.name, err)
@@ -163,17 +156,17 @@ func runScenario(ctx context.Context, cfg config, sc scenario, servers []*server
 // measure runs sc once on s: settle, run, verify the files, remove them.
 func measure(ctx context.Context, cfg config, sc scenario, s *server) (runResult, float64, error) {
 	var r runResult
-	if err := s.alive(); err != nil {
+	if err := s.Alive(); err != nil {
 		return r, 0, err
 	}
 	if cfg.settle {
-		settleDisk()
+		benchkit.SettleDisk()
 	}
-	cpu0, err0 := readCPU(s.pid())
+	cpu0, err0 := benchkit.ReadCPU(s.PID())
 	st, err := sc.run(ctx, s.client)
-	cpu1, err1 := readCPU(s.pid())
+	cpu1, err1 := benchkit.ReadCPU(s.PID())
 	if err != nil {
-		if aerr := s.alive(); aerr != nil {
+		if aerr := s.Alive(); aerr != nil {
 			err = errors.Join(err, aerr)
 		}
 		return r, 0, err
@@ -183,13 +176,10 @@ func measure(ctx context.Context, cfg config, sc scenario, s *server) (runResult
 	if sc.perUpload {
 		r.value = float64(len(st.uploads)) / st.elapsed.Seconds()
 	} else {
-		r.value = float64(st.bytes) / 1e6 / st.elapsed.Seconds()
+		r.value = benchkit.MBps(st.bytes, st.elapsed)
 	}
 	if len(st.latencies) > 0 {
-		lat := slices.Clone(st.latencies)
-		slices.Sort(lat)
-		r.p50 = lat[len(lat)/2]
-		r.p99 = lat[min(len(lat)-1, len(lat)*99/100)]
+		r.p50, r.p99 = benchkit.Percentiles(st.latencies)
 	}
 	r.disk, err = verifyDir(s.dir, s.isTus, st.uploads)
 	if err != nil {
@@ -199,18 +189,4 @@ func measure(ctx context.Context, cfg config, sc scenario, s *server) (runResult
 		return r, 0, err
 	}
 	return r, r.cpuCost(sc, st), nil
-}
-
-// median returns the median of xs (the mean of the middle two for an even
-// count); xs is not changed.
-func median(xs []float64) float64 {
-	if len(xs) == 0 {
-		return 0
-	}
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -4,41 +4,30 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"time"
-)
 
-// offsetOctetStream is the Content-Type of tus PATCH bodies.
-const offsetOctetStream = "application/offset+octet-stream"
+	"github.com/tusgo/tus/internal/benchkit"
+)
 
 // client uploads to one server over keep-alive connections. For a tus
 // server it speaks tus 1.0.0 and checks Upload-Offset in every answer; for
 // the baseline it sends the same requests without tus headers.
 type client struct {
-	hc      *http.Client
-	tr      *http.Transport
-	base    string
-	tus     bool
-	pattern []byte
+	hc   *http.Client
+	tr   *http.Transport
+	base string
+	tus  bool
+	gen  *benchkit.Generator
 }
 
 // newClient returns a client for the collection URL base that keeps up to
 // conns idle connections.
-func newClient(base string, tus bool, conns int, pattern []byte) *client {
-	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          conns,
-		MaxIdleConnsPerHost:   conns,
-		IdleConnTimeout:       90 * time.Second,
-		DisableCompression:    true,
-		ResponseHeaderTimeout: 2 * time.Minute,
-	}
-	return &client{hc: &http.Client{Transport: tr}, tr: tr, base: base, tus: tus, pattern: pattern}
+func newClient(base string, tus bool, conns int, gen *benchkit.Generator) *client {
+	tr := benchkit.NewTransport(conns, 2*time.Minute)
+	return &client{hc: &http.Client{Transport: tr}, tr: tr, base: base, tus: tus, gen: gen}
 }
 
 // close drops the idle connections.
@@ -49,7 +38,7 @@ func (c *client) close() { c.tr.CloseIdleConnections() }
 func (c *client) create(ctx context.Context, length, n int64) (string, error) {
 	var body io.Reader = http.NoBody
 	if n > 0 {
-		body = newBody(c.pattern, 0, n)
+		body = c.gen.Reader(0, n)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base, body)
 	if err != nil {
@@ -57,7 +46,7 @@ func (c *client) create(ctx context.Context, length, n int64) (string, error) {
 	}
 	req.ContentLength = n
 	if n > 0 {
-		req.Header.Set("Content-Type", offsetOctetStream)
+		req.Header.Set("Content-Type", benchkit.OffsetOctetStream)
 	}
 	if c.tus {
 		req.Header.Set("Tus-Resumable", "1.0.0")
@@ -67,7 +56,7 @@ func (c *client) create(ctx context.Context, length, n int64) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	defer drain(res)
+	defer benchkit.Drain(res)
 	if res.StatusCode != http.StatusCreated {
 		return "", statusError(res, http.StatusCreated)
 	}
@@ -89,12 +78,12 @@ func (c *client) create(ctx context.Context, length, n int64) (string, error) {
 
 // patch appends n bytes of the pattern at offset to the upload at url.
 func (c *client) patch(ctx context.Context, url string, offset, n int64) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, url, newBody(c.pattern, offset, n))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPatch, url, c.gen.Reader(offset, n))
 	if err != nil {
 		return err
 	}
 	req.ContentLength = n
-	req.Header.Set("Content-Type", offsetOctetStream)
+	req.Header.Set("Content-Type", benchkit.OffsetOctetStream)
 	if c.tus {
 		req.Header.Set("Tus-Resumable", "1.0.0")
 		req.Header.Set("Upload-Offset", strconv.FormatInt(offset, 10))
@@ -103,7 +92,7 @@ func (c *client) patch(ctx context.Context, url string, offset, n int64) error {
 	if err != nil {
 		return err
 	}
-	defer drain(res)
+	defer benchkit.Drain(res)
 	if res.StatusCode != http.StatusNoContent {
 		return statusError(res, http.StatusNoContent)
 	}
@@ -126,13 +115,3 @@ func statusError(res *http.Response, want int) error {
 	b, _ := io.ReadAll(io.LimitReader(res.Body, 512))
 	return fmt.Errorf("%s %s: status %d, want %d: %s", res.Request.Method, res.Request.URL, res.StatusCode, want, strings.TrimSpace(string(b)))
 }
-
-// drain reads and closes a response body so the connection is reused.
-func drain(res *http.Response) {
-	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<16))
-	_ = res.Body.Close()
-}
-
-// uploadID returns the last path segment of an upload URL: the tus upload
-// ID or the baseline's file name.
-func uploadID(url string) string { return path.Base(url) }

@@ -70,13 +70,12 @@ package main
 
 import (
 	"errors"
-	"flag"
-	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
+
+	"github.com/tusgo/tus/internal/benchkit"
 )
 
 // config holds the settings of a benchmark run.
@@ -107,15 +106,7 @@ type serveOptions struct {
 	cleanup    bool
 }
 
-func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return
-		}
-		fmt.Fprintln(os.Stderr, "uploadbench:", err)
-		os.Exit(1)
-	}
-}
+func main() { benchkit.Main("uploadbench", run) }
 
 // run parses the command line and either serves (child mode) or runs the
 // benchmark.
@@ -125,13 +116,12 @@ func run(args []string, stdout, stderr io.Writer) error {
 		so        serveOptions
 		scenarios string
 		servers   string
-		large     = byteSize(1 << 30)
-		chunked   = byteSize(256 << 20)
-		chunk     = byteSize(256 << 10)
-		small     = byteSize(1 << 10)
+		large     = benchkit.ByteSize(1 << 30)
+		chunked   = benchkit.ByteSize(256 << 20)
+		chunk     = benchkit.ByteSize(256 << 10)
+		small     = benchkit.ByteSize(1 << 10)
 	)
-	fs := flag.NewFlagSet("uploadbench", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := benchkit.NewFlagSet("uploadbench", stderr)
 	fs.StringVar(&so.kind, "serve", "", "child mode: serve `KIND` (baseline, tus, tus-nosync) and print the address on stdout")
 	fs.StringVar(&so.dir, "dir", "", "child mode: directory to store uploads in")
 	fs.StringVar(&so.addr, "addr", "127.0.0.1:0", "child mode: address to listen on")
@@ -151,25 +141,18 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.BoolVar(&cfg.settle, "settle", true, "call sync(2) before every timed run")
 	fs.StringVar(&cfg.tmpDir, "tmpdir", os.TempDir(), "where the servers' storage directories are created")
 	fs.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "abort the whole benchmark after this long")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), "usage: uploadbench [flags]   (see go doc ./internal/cmd/uploadbench)")
-		fs.PrintDefaults()
-	}
-	if err := fs.Parse(args); err != nil {
+	if err := benchkit.ParseFlags(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if so.kind != "" {
 		return serve(so, stderr)
 	}
 
 	var err error
-	if cfg.scenarios, err = pickList("scenario", scenarios, scenarioOrder); err != nil {
+	if cfg.scenarios, err = benchkit.PickList("scenario", scenarios, scenarioOrder); err != nil {
 		return err
 	}
-	if cfg.servers, err = pickList("server", servers, serverKinds); err != nil {
+	if cfg.servers, err = benchkit.PickList("server", servers, serverKinds); err != nil {
 		return err
 	}
 	cfg.largeSize, cfg.chunkedSize, cfg.chunkSize, cfg.smallSize = int64(large), int64(chunked), int64(chunk), int64(small)
@@ -185,30 +168,4 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.New("sizes must be positive")
 	}
 	return bench(cfg, stdout, stderr)
-}
-
-// pickList parses a comma-separated selection from known and returns it in
-// the order of known.
-func pickList(what, list string, known []string) ([]string, error) {
-	var picked []string
-	for item := range strings.SplitSeq(list, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		if !slices.Contains(known, item) {
-			return nil, fmt.Errorf("unknown %s %q (known: %s)", what, item, strings.Join(known, ", "))
-		}
-		picked = append(picked, item)
-	}
-	if len(picked) == 0 {
-		return nil, fmt.Errorf("no %s selected", what)
-	}
-	var ordered []string
-	for _, k := range known {
-		if slices.Contains(picked, k) {
-			ordered = append(ordered, k)
-		}
-	}
-	return ordered, nil
 }

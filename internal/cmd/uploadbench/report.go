@@ -1,21 +1,18 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
-	"runtime"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/tusgo/tus/internal/benchkit"
 )
 
 // report is everything a benchmark run found; it is printed as tables or
 // as JSON.
 type report struct {
-	GoVersion string           `json:"go_version"`
-	GOOS      string           `json:"goos"`
-	GOARCH    string           `json:"goarch"`
-	CPUs      int              `json:"cpus"`
+	benchkit.Platform
 	Config    reportConfig     `json:"config"`
 	Scenarios []scenarioResult `json:"scenarios"`
 	Memory    []memoryPoint    `json:"memory"`
@@ -76,10 +73,7 @@ type serverMemory struct {
 
 func newReport(cfg config) *report {
 	return &report{
-		GoVersion: runtime.Version(),
-		GOOS:      runtime.GOOS,
-		GOARCH:    runtime.GOARCH,
-		CPUs:      runtime.NumCPU(),
+		Platform: benchkit.CurrentPlatform(),
 		Config: reportConfig{
 			Servers:          cfg.servers,
 			Rounds:           cfg.rounds,
@@ -101,10 +95,10 @@ func (rep *report) addMemory(point string, servers []*server) {
 	p := memoryPoint{Point: point}
 	for _, s := range servers {
 		sm := serverMemory{Server: s.name}
-		if m, err := readMem(s.pid()); err != nil {
+		if m, err := benchkit.ReadMem(s.PID()); err != nil {
 			sm.Error = err.Error()
 		} else {
-			sm.VmHWMMiB, sm.VmRSSMiB = float64(m.HWMKiB)/1024, float64(m.RSSKiB)/1024
+			sm.VmHWMMiB, sm.VmRSSMiB = m.HWMMiB(), m.RSSMiB()
 		}
 		p.Servers = append(p.Servers, sm)
 	}
@@ -130,13 +124,13 @@ func summarize(sc scenario, servers []*server, runs map[string][]runResult, cost
 		if len(rs) > 0 {
 			sr.LastDisk = rs[len(rs)-1].disk.String()
 		}
-		sr.Median = median(sr.Rounds)
+		sr.Median = benchkit.Median(sr.Rounds)
 		if c := costs[s.name]; len(c) == len(rs) && len(c) > 0 {
-			v := median(c)
+			v := benchkit.Median(c)
 			sr.CPUCost = &v
 		}
 		if len(p50) > 0 {
-			a, b := median(p50), median(p99)
+			a, b := benchkit.Median(p50), benchkit.Median(p99)
 			sr.P50ms, sr.P99ms = &a, &b
 		}
 		if s.name == kindBaseline {
@@ -154,11 +148,7 @@ func summarize(sc scenario, servers []*server, runs map[string][]runResult, cost
 	return res
 }
 
-func (rep *report) writeJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(rep)
-}
+func (rep *report) writeJSON(w io.Writer) error { return benchkit.WriteJSON(w, rep) }
 
 // writeText prints one table per scenario and the memory table.
 func (rep *report) writeText(w io.Writer) error {
@@ -179,9 +169,9 @@ func (rep *report) writeText(w io.Writer) error {
 			for i, v := range r.Rounds {
 				rounds[i] = fmt.Sprintf("%.0f", v)
 			}
-			line := fmt.Sprintf("%s\t%.1f\t%s\t%s\t%s", r.Server, r.Median, optional(r.Ratio, "%.2f"), strings.Join(rounds, " "), optional(r.CPUCost, "%.1f"))
+			line := fmt.Sprintf("%s\t%.1f\t%s\t%s\t%s", r.Server, r.Median, benchkit.Optional(r.Ratio, "%.2f"), strings.Join(rounds, " "), benchkit.Optional(r.CPUCost, "%.1f"))
 			if perUpload {
-				line += fmt.Sprintf("\t%s\t%s", optional(r.P50ms, "%.2f"), optional(r.P99ms, "%.2f"))
+				line += fmt.Sprintf("\t%s\t%s", benchkit.Optional(r.P50ms, "%.2f"), benchkit.Optional(r.P99ms, "%.2f"))
 			}
 			fmt.Fprintln(tw, line+"\t")
 		}
@@ -221,12 +211,4 @@ func (rep *report) writeText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// optional formats *v, or "-" if v is nil.
-func optional(v *float64, format string) string {
-	if v == nil {
-		return "-"
-	}
-	return fmt.Sprintf(format, *v)
 }

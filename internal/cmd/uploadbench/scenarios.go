@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tusgo/tus/internal/benchkit"
 )
 
 // Scenario names, in the order they run.
@@ -60,7 +62,7 @@ func makeScenario(name string, cfg config) scenario {
 	case scSmall:
 		return scenario{
 			name:      name,
-			desc:      fmt.Sprintf("%d uploads of %s, each a POST then a PATCH, %d concurrent", cfg.smallN, formatBytes(cfg.smallSize), cfg.conc),
+			desc:      fmt.Sprintf("%d uploads of %s, each a POST then a PATCH, %d concurrent", cfg.smallN, benchkit.FormatBytes(cfg.smallSize), cfg.conc),
 			perUpload: true,
 			run: func(ctx context.Context, c *client) (runStats, error) {
 				return runSmall(ctx, c, cfg.smallN, cfg.conc, cfg.smallSize, false)
@@ -69,7 +71,7 @@ func makeScenario(name string, cfg config) scenario {
 	case scSmallCWU:
 		return scenario{
 			name:      name,
-			desc:      fmt.Sprintf("%d uploads of %s, each one POST with the body (creation-with-upload), %d concurrent", cfg.smallN, formatBytes(cfg.smallSize), cfg.conc),
+			desc:      fmt.Sprintf("%d uploads of %s, each one POST with the body (creation-with-upload), %d concurrent", cfg.smallN, benchkit.FormatBytes(cfg.smallSize), cfg.conc),
 			perUpload: true,
 			run: func(ctx context.Context, c *client) (runStats, error) {
 				return runSmall(ctx, c, cfg.smallN, cfg.conc, cfg.smallSize, true)
@@ -78,7 +80,7 @@ func makeScenario(name string, cfg config) scenario {
 	case scChunks:
 		return scenario{
 			name: name,
-			desc: fmt.Sprintf("%s of %s in sequential PATCHes of %s", howMany(cfg.largeConc), formatBytes(cfg.chunkedSize), formatBytes(cfg.chunkSize)),
+			desc: fmt.Sprintf("%s of %s in sequential PATCHes of %s", howMany(cfg.largeConc), benchkit.FormatBytes(cfg.chunkedSize), benchkit.FormatBytes(cfg.chunkSize)),
 			run: func(ctx context.Context, c *client) (runStats, error) {
 				return runBig(ctx, c, cfg.largeConc, cfg.chunkedSize, cfg.chunkSize)
 			},
@@ -86,7 +88,7 @@ func makeScenario(name string, cfg config) scenario {
 	case scLarge:
 		return scenario{
 			name: name,
-			desc: fmt.Sprintf("%s of %s in a single PATCH", howMany(cfg.largeConc), formatBytes(cfg.largeSize)),
+			desc: fmt.Sprintf("%s of %s in a single PATCH", howMany(cfg.largeConc), benchkit.FormatBytes(cfg.largeSize)),
 			run: func(ctx context.Context, c *client) (runStats, error) {
 				return runBig(ctx, c, cfg.largeConc, cfg.largeSize, cfg.largeSize)
 			},
@@ -128,7 +130,7 @@ func runSmall(ctx context.Context, c *client, n, conc int, size int64, cwu bool)
 			return err
 		}
 		st.latencies[i] = time.Since(t0)
-		st.uploads[i] = upload{id: uploadID(url), size: size}
+		st.uploads[i] = upload{id: benchkit.UploadID(url), size: size}
 		return nil
 	})
 	st.elapsed = time.Since(start)
@@ -150,7 +152,7 @@ func runBig(ctx context.Context, c *client, conc int, size, chunk int64) (runSta
 				return err
 			}
 		}
-		st.uploads[i] = upload{id: uploadID(url), size: size}
+		st.uploads[i] = upload{id: benchkit.UploadID(url), size: size}
 		return nil
 	})
 	st.elapsed = time.Since(start)

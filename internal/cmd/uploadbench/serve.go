@@ -5,16 +5,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"runtime/pprof"
-	"syscall"
-	"time"
 
 	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/filestore"
+	"github.com/tusgo/tus/internal/benchkit"
 )
 
 // Server kinds, in the order they are reported.
@@ -32,7 +29,7 @@ const basePath = "/files/"
 
 // serve is the child mode: it serves one kind of server on o.addr, prints
 // the listening address on stdout and serves until stdin is closed or
-// SIGINT/SIGTERM arrives.
+// SIGINT/SIGTERM arrives (benchkit.ServeChild).
 func serve(o serveOptions, stderr io.Writer) error {
 	if o.dir == "" {
 		return errors.New("-serve needs -dir")
@@ -45,19 +42,13 @@ func serve(o serveOptions, stderr io.Writer) error {
 			}
 		}()
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("server", o.kind)
+	logger := benchkit.ChildLogger(stderr, o.kind)
 	h, err := newHandler(o.kind, o.dir, logger)
 	if err != nil {
 		return err
 	}
 	mux := http.NewServeMux()
 	mux.Handle(basePath, http.StripPrefix(basePath, h))
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
-	}
 
 	if o.cpuprofile != "" {
 		f, err := os.Create(o.cpuprofile)
@@ -76,38 +67,7 @@ func serve(o serveOptions, stderr io.Writer) error {
 		}()
 	}
 
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- srv.Serve(ln) }()
-	if _, err := fmt.Fprintln(os.Stdout, ln.Addr().String()); err != nil {
-		_ = srv.Close()
-		return err
-	}
-
-	// The parent holds our stdin open; EOF means it is done or gone.
-	stdinClosed := make(chan struct{})
-	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
-		close(stdinClosed)
-	}()
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(sig)
-
-	select {
-	case err := <-serveErr:
-		return err
-	case <-stdinClosed:
-	case <-sig:
-	}
-	_ = srv.Close()
-	if err := <-serveErr; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return benchkit.ServeChild(o.addr, mux, logger)
 }
 
 // newHandler assembles the handler of a server kind storing into dir.

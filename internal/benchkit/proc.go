@@ -1,4 +1,4 @@
-package main
+package benchkit
 
 import (
 	"bufio"
@@ -11,15 +11,21 @@ import (
 	"time"
 )
 
-// memStat is a process's memory use from /proc/PID/status.
-type memStat struct {
+// MemStat is a process's memory use from /proc/PID/status.
+type MemStat struct {
 	HWMKiB int64 // VmHWM: peak resident set size since the process started
 	RSSKiB int64 // VmRSS: resident set size now
 }
 
-// readMem reads VmHWM and VmRSS of process pid (Linux only).
-func readMem(pid int) (memStat, error) {
-	var m memStat
+// HWMMiB returns the peak resident set size in MiB.
+func (m MemStat) HWMMiB() float64 { return float64(m.HWMKiB) / 1024 }
+
+// RSSMiB returns the resident set size in MiB.
+func (m MemStat) RSSMiB() float64 { return float64(m.RSSKiB) / 1024 }
+
+// ReadMem reads VmHWM and VmRSS of process pid (Linux only).
+func ReadMem(pid int) (MemStat, error) {
+	var m MemStat
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return m, err
@@ -55,13 +61,14 @@ func readMem(pid int) (memStat, error) {
 	return m, nil
 }
 
-// clockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ,
-// 100 on every Linux configuration in practice).
-const clockTick = 10 * time.Millisecond
+// ClockTick is the unit of utime and stime in /proc/PID/stat (USER_HZ,
+// 100 on every Linux configuration in practice), so the resolution of
+// ReadCPU.
+const ClockTick = 10 * time.Millisecond
 
-// readCPU returns the user plus system CPU time process pid has used, summed
-// over its threads (Linux only).
-func readCPU(pid int) (time.Duration, error) {
+// ReadCPU returns the user plus system CPU time process pid has used,
+// summed over its threads (Linux only).
+func ReadCPU(pid int) (time.Duration, error) {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
@@ -81,5 +88,5 @@ func readCPU(pid int) (time.Duration, error) {
 	if err := errors.Join(err1, err2); err != nil {
 		return 0, fmt.Errorf("/proc/PID/stat: %w", err)
 	}
-	return time.Duration(ut+st) * clockTick, nil
+	return time.Duration(ut+st) * ClockTick, nil
 }

@@ -1,6 +1,0 @@
-//go:build !unix || aix
-
-package main
-
-// settleDisk does nothing where sync(2) is missing.
-func settleDisk() {}
