@@ -2,9 +2,13 @@ package s3store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sync"
+	"time"
+
+	"github.com/tusgo/tus"
 )
 
 // A PATCH that completes a part whose first bytes are in tail objects
@@ -12,13 +16,18 @@ import (
 // client waits: it stores its own bytes as one more tail object and answers.
 // The part is then uploaded from the tail objects, whose bytes are usually
 // still cached, by a job the store runs after the response; until it lands,
-// the tail objects hold the part's bytes and count as stored. Any request
+// the tail objects hold the part's bytes and count as stored. The job never
+// deletes them (it holds no lock): the next request does. Any request
 // that needs the part uploaded first (one that uploads later parts, or
 // finishes the upload) waits for the job in this process, or does the
 // upload itself, which is idempotent, when the job is elsewhere or failed.
 
+// jobTimeout bounds one job, retries included.
+const jobTimeout = 15 * time.Minute
+
 // compactJob uploads one part from tail objects after a response.
 type compactJob struct {
+	mpu  string    // the multipart upload: an ID can be used again
 	n    int       // the part number
 	segs []segment // the tail objects it is made of
 	done chan struct{}
@@ -26,55 +35,84 @@ type compactJob struct {
 	err  error // set before done is closed
 }
 
-// compactions runs and remembers the jobs of a store, at most one per
-// upload at a time.
+// compactions runs and remembers the jobs of a store.
 type compactions struct {
-	mu   sync.Mutex
-	jobs map[string]*compactJob
-	wg   sync.WaitGroup
+	mu     sync.Mutex
+	jobs   map[string][]*compactJob // by upload ID: running ones and the last
+	closed bool
+	wg     sync.WaitGroup
 }
 
-func newCompactions() *compactions { return &compactions{jobs: map[string]*compactJob{}} }
+func newCompactions() *compactions { return &compactions{jobs: map[string][]*compactJob{}} }
 
-// get returns the latest job for id, running or done.
+// get returns the latest job for id, running or done, or nil.
 func (c *compactions) get(id string) *compactJob {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return c.jobs[id]
+	if js := c.jobs[id]; len(js) > 0 {
+		return js[len(js)-1]
+	}
+	return nil
 }
 
-// forget drops what is remembered of id.
-func (c *compactions) forget(id string) {
+// waitAll waits for every job of id and forgets them.
+func (c *compactions) waitAll(id string) {
+	c.mu.Lock()
+	js := c.jobs[id]
+	delete(c.jobs, id)
+	c.mu.Unlock()
+	for _, j := range js {
+		<-j.done
+	}
+}
+
+// start runs job for id, unless the store is closed (then the part is
+// uploaded by the next request that needs it) and reports whether it did.
+func (c *compactions) start(id string, job *compactJob, run func()) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.jobs, id)
-}
-
-// start runs job for id; finished jobs of other uploads are forgotten once
-// many are remembered.
-func (c *compactions) start(id string, job *compactJob, run func()) {
-	c.mu.Lock()
+	if c.closed {
+		return false
+	}
 	if len(c.jobs) >= 4096 {
-		for k, j := range c.jobs {
-			select {
-			case <-j.done:
+		for k, js := range c.jobs {
+			if finished(js[len(js)-1]) {
 				delete(c.jobs, k)
-			default:
 			}
 		}
 	}
-	c.jobs[id] = job
-	c.wg.Add(1)
-	c.mu.Unlock()
+	var keep []*compactJob
+	for _, j := range c.jobs[id] {
+		if !finished(j) {
+			keep = append(keep, j)
+		}
+	}
+	c.jobs[id] = append(keep, job)
+	c.wg.Add(1) // under mu, and never after close: not concurrent with Wait
 	go func() {
 		defer c.wg.Done()
 		defer close(job.done)
 		run()
 	}()
+	return true
 }
 
-// wait waits for every running job.
-func (c *compactions) wait() { c.wg.Wait() }
+func finished(j *compactJob) bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// close stops new jobs and waits for the running ones.
+func (c *compactions) close() {
+	c.mu.Lock()
+	c.closed = true
+	c.mu.Unlock()
+	c.wg.Wait()
+}
 
 // wholePart returns the tail objects that hold part n entirely, or nil.
 // Tail objects never cross a part boundary.
@@ -113,10 +151,10 @@ func (u *upload) resolveBefore(ctx context.Context, limit int) error {
 		if segs == nil {
 			return nil
 		}
-		if job := u.s.compact.get(u.doc.ID); job != nil && job.n == n && slices.Equal(keysOf(job.segs), keysOf(segs)) {
+		if job := u.s.compact.get(u.doc.ID); job != nil && job.mpu == u.doc.MultipartUploadID && job.n == n && slices.Equal(keysOf(job.segs), keysOf(segs)) {
 			<-job.done
 			if job.err == nil {
-				u.applyPart(job.p, len(segs))
+				u.applyPart(job.p, len(segs), false)
 				continue
 			}
 		}
@@ -131,22 +169,25 @@ func (u *upload) resolveBefore(ctx context.Context, limit int) error {
 		if err != nil {
 			return err
 		}
-		u.applyPart(p, len(segs))
+		u.applyPart(p, len(segs), true)
 		if err := u.s.deleteKeys(ctx, keysOf(segs)); err != nil {
 			u.s.opts.Logger.Warn("s3store: deleting tail objects", "id", u.doc.ID, "error", err)
 		}
 	}
 }
 
-// applyPart records part p, made of the first k tail objects.
-func (u *upload) applyPart(p part, k int) {
+// applyPart records part p, made of the first k tail objects, which are
+// deleted already if deleted is set (else the request deletes them).
+func (u *upload) applyPart(p part, k int, deleted bool) {
 	u.chain = append(u.chain, p)
 	delete(u.others, p.num)
-	if u.consumed == nil {
-		u.consumed = map[string]bool{}
-	}
-	for _, g := range u.tail[:k] {
-		u.consumed[g.key] = true // deleted by whoever uploaded the part
+	if deleted {
+		if u.consumed == nil {
+			u.consumed = map[string]bool{}
+		}
+		for _, g := range u.tail[:k] {
+			u.consumed[g.key] = true
+		}
 	}
 	u.tail = u.tail[k:]
 }
@@ -165,10 +206,11 @@ func (u *upload) compactLater(ctx context.Context, n int) error {
 	if len(u.others) > 0 {
 		return u.resolvePending(ctx)
 	}
-	job := &compactJob{n: n, segs: slices.Clone(segs), done: make(chan struct{})}
+	job := &compactJob{mpu: u.doc.MultipartUploadID, n: n, segs: slices.Clone(segs), done: make(chan struct{})}
 	s, doc := u.s, u.doc
-	bg := context.WithoutCancel(ctx)
 	s.compact.start(doc.ID, job, func() {
+		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobTimeout)
+		defer cancel()
 		pieces, err := s.segmentPieces(bg, job.segs)
 		if err == nil {
 			job.p, err = (&upload{s: s, doc: doc}).uploadPart(bg, n, newSections(pieces...))
@@ -178,9 +220,20 @@ func (u *upload) compactLater(ctx context.Context, n int) error {
 			s.opts.Logger.Warn("s3store: uploading a part from tail objects; the next request retries", "id", doc.ID, "part", n, "error", err)
 			return
 		}
-		if err := s.deleteKeys(bg, keysOf(job.segs)); err != nil {
-			s.opts.Logger.Warn("s3store: deleting tail objects", "id", doc.ID, "error", err)
+		// The job holds no lock: another process may have terminated the
+		// upload meanwhile, and a part upload in flight during an abort can
+		// bring the multipart upload back on some services (AWS documents
+		// it). Abort again if the upload is gone.
+		cur, _, err := s.getInfo(bg, doc.ID)
+		if errors.Is(err, tus.ErrNotFound) || err == nil && (cur.Terminated || cur.MultipartUploadID != doc.MultipartUploadID) {
+			if err := s.abort(bg, doc); err != nil {
+				s.opts.Logger.Warn("s3store: aborting the multipart upload of a terminated upload", "id", doc.ID, "error", err)
+			}
 		}
+		// The tail objects stay: the job holds no lock, and a request listing
+		// the parts before the part lands and the objects after they were
+		// deleted would see neither. The next request under the lock finds
+		// them stale and deletes them.
 	})
 	return nil
 }

@@ -253,3 +253,56 @@ func TestLastPartFailsKeepsTail(t *testing.T) {
 		e.finishAndCheck(faulty, "last", src)
 	})
 }
+
+// TestLoadDuringPartUpload holds the part upload that runs after a response
+// while other requests load the upload: whatever they see of it, the offset
+// is the acknowledged one.
+func TestLoadDuringPartUpload(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		src := data(7*mib, 37)
+		gate := make(chan struct{})
+		slow := e.newStore(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().UploadPart(gomock.Any(), partNumber(1)).DoAndReturn(func(ctx context.Context, in *s3.UploadPartInput, _ ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+				<-gate
+				return e.client.UploadPart(ctx, in)
+			}).Times(1)
+		}))
+		e.create(slow, "race", int64(len(src)), nil)
+		for off := 0; off < 5*mib; off += mib {
+			e.write(slow, "race", src[off:off+mib])
+		}
+		_, info := e.load(e.newStore(e.client), "race")
+		require.Equal(t, int64(5*mib), info.Offset, "while the part is not uploaded")
+		e.write(slow, "race", src[5*mib:6*mib]) // a tail object after the pending part
+		close(gate)
+		for i := 0; i < 20; i++ { // while and after the part lands
+			_, info = e.load(e.newStore(e.client), "race")
+			require.Equal(t, int64(6*mib), info.Offset)
+		}
+		e.write(slow, "race", src[6*mib:])
+		e.finishAndCheck(slow, "race", src)
+	})
+}
+
+// TestIDUsedAgainDuringPartUpload terminates and recreates an upload in a
+// second process while the first has uploaded (or is uploading) a part of
+// the old one after a response: the first must not take that part for the
+// new upload's.
+func TestIDUsedAgainDuringPartUpload(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		a, b := e.store, e.newStore(e.client)
+		old, src := data(5*mib, 38), data(6*mib, 39)
+		e.create(a, "again", int64(len(src)), nil)
+		for off := 0; off < 5*mib; off += mib {
+			e.write(a, "again", old[off:off+mib])
+		}
+		up, _ := e.load(b, "again")
+		require.NoError(t, b.AsTerminatableUpload(up).Terminate(context.Background()))
+		e.create(b, "again", int64(len(src)), nil)
+		for off := 0; off < 5*mib; off += mib {
+			e.write(b, "again", src[off:off+mib])
+		}
+		e.write(a, "again", src[5*mib:])
+		e.finishAndCheck(a, "again", src)
+	})
+}

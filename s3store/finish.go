@@ -56,7 +56,7 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		return fmt.Errorf("s3store: completing %q: %w", u.doc.ID, err)
 	}
 	u.done = true
-	u.s.compact.forget(u.doc.ID)
+	u.s.compact.waitAll(u.doc.ID) // none is running: the chain is complete
 	if left := append(u.garbage, u.stale...); len(left) > 0 {
 		if err := u.s.deleteKeys(ctx, left); err != nil {
 			u.s.opts.Logger.Warn("s3store: deleting leftover tail objects", "id", u.doc.ID, "error", err)

@@ -72,6 +72,10 @@ type Options struct {
 	// theirs; if it has none running, it stores the bytes it holds as a tail
 	// object and then waits, so no request waits while holding buffers and
 	// memory never grows with the size or number of uploads.
+	//
+	// Part uploads that run after a response (see WriteChunk) read their
+	// bytes from the tail cache or from S3 and are not counted here: at
+	// most one part per upload at a time.
 	MaxBufferedBytes int64
 	// TempDir, if set, makes part buffers temporary files in this directory
 	// instead of memory. The files have no name while in use, so nothing is

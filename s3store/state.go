@@ -55,7 +55,7 @@ type upload struct {
 	tail     []segment       // tail objects continuing the chain, in order
 	garbage  []string        // tail objects that are not part of the upload's bytes
 	stale    []string        // garbage whose bytes the parts hold: never taken again
-	consumed map[string]bool // tail objects made into parts by this request
+	consumed map[string]bool // tail objects this request made into parts and deleted
 }
 
 // partsEnd returns the number of bytes held by the chain of parts.

@@ -75,7 +75,7 @@ func New(api S3API, opts Options) (*Store, error) {
 // is cut short by the process ending is uploaded by the next request that
 // needs it: its bytes are in tail objects until then.
 func (s *Store) Close() error {
-	s.compact.wait()
+	s.compact.close()
 	return nil
 }
 

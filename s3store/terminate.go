@@ -12,10 +12,8 @@ import (
 // cut short by a failure or a crash is finished by the next request that
 // finds the marked info object.
 func (u *upload) Terminate(ctx context.Context) error {
-	if job := u.s.compact.get(u.doc.ID); job != nil {
-		<-job.done // a part upload of this process must not outlive the upload
-	}
-	u.s.compact.forget(u.doc.ID)
+	// Part uploads of this process must not outlive the upload.
+	u.s.compact.waitAll(u.doc.ID)
 	doc := *u.doc
 	doc.Terminated = true
 	if _, err := u.s.putInfo(ctx, &doc, false); err != nil {

@@ -145,8 +145,12 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 			prefix, cur = nil, u.s.bufs.newPart()
 			if more != nil {
 				if prefix, cur, err = w.grow(ctx, k, prefix, cur, pos); err == nil {
-					_, _ = cur.readFrom(bytes.NewReader(more), 1)
-					pos++
+					var got int64
+					got, err = cur.readFrom(bytes.NewReader(more), 1)
+					pos += got
+					if got == 1 && errors.Is(err, io.EOF) {
+						err = nil
+					}
 				}
 			}
 		}
@@ -383,9 +387,10 @@ func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *
 	for _, g := range u.tail {
 		inTail[g.key] = true
 	}
-	var stale []string
+	stale := u.stale // held whole by listed parts: deleted under the lock
+	u.stale = nil
 	for _, g := range append(w.oldTail, w.spills...) {
-		if !inTail[g.key] && !u.consumed[g.key] && !w.pendingKey(g.key) {
+		if !inTail[g.key] && !u.consumed[g.key] {
 			stale = append(stale, g.key)
 		}
 	}
@@ -397,21 +402,6 @@ func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *
 		}
 	}
 	return err
-}
-
-// pendingKey reports whether key belongs to a part a background job is
-// uploading (and will delete when done).
-func (w *chunkWriter) pendingKey(key string) bool {
-	job := w.u.s.compact.get(w.u.doc.ID)
-	if job == nil {
-		return false
-	}
-	select {
-	case <-job.done:
-		return false
-	default:
-		return slices.Contains(keysOf(job.segs), key)
-	}
 }
 
 // storeSegment stores the bytes of b, which end at end, as a tail object

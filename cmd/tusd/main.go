@@ -268,8 +268,17 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready func(addr s
 	if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
 		err = errors.Join(err, serr)
 	}
-	// The S3 store uploads parts after some responses: let them land.
-	return errors.Join(err, closeStore())
+	// The S3 store uploads parts after some responses: let them land, for
+	// as long as the shutdown allows (their bytes are stored either way).
+	closed := make(chan error, 1)
+	go func() { closed <- closeStore() }()
+	select {
+	case cerr := <-closed:
+		err = errors.Join(err, cerr)
+	case <-shutdownCtx.Done():
+		logger.Warn("shutdown: part uploads still running are left to the next start")
+	}
+	return err
 }
 
 // useDir puts the directory store and its file locker into composer.
