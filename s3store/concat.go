@@ -23,7 +23,8 @@ import (
 // Options.DisablePartCopy or EqualParts, or when the service answers
 // NotImplemented, the partials are streamed from GetObject into parts the
 // way a PATCH is, with bounded memory. The handler calls FinishUpload next.
-func (u *upload) ConcatUploads(ctx context.Context, partials []tus.Upload) error {
+func (u *upload) ConcatUploads(ctx context.Context, partials []tus.Upload) (err error) {
+	defer func() { u.keep(err) }()
 	srcs := make([]*upload, len(partials))
 	var total int64
 	for i, p := range partials {

@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
 	"sync/atomic"
 	"testing"
 
@@ -304,5 +307,72 @@ func TestIDUsedAgainDuringPartUpload(t *testing.T) {
 		}
 		e.write(a, "again", src[5*mib:])
 		e.finishAndCheck(a, "again", src)
+	})
+}
+
+// TestSingleProcessMatchesS3 drives a store that trusts its own view of the
+// uploads (Options.SingleProcess) through small PATCHes, parts uploaded
+// after responses, large chunks, a rejected chunk, a broken body, a failed
+// part upload and a deferred length, and checks after every step that what
+// it answers is what S3 holds, as a process that lists everything sees it.
+func TestSingleProcessMatchesS3(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		var failPart atomic.Int32
+		opts := e.opts
+		opts.SingleProcess = true
+		single, err := s3store.New(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().UploadPart(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, in *s3.UploadPartInput, _ ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
+				if aws.ToInt32(in.PartNumber) == failPart.Load() {
+					failPart.Store(0)
+					return nil, injected("InternalError")
+				}
+				return e.client.UploadPart(ctx, in)
+			}).AnyTimes()
+		}), opts)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = single.Close() })
+
+		src := data(40*mib+123, 60)
+		e.create(single, "one", -1, nil)
+		check := func(step string) {
+			t.Helper()
+			_, mine := e.load(single, "one")
+			_, truth := e.load(e.newStore(e.client), "one")
+			require.Equal(t, truth.Offset, mine.Offset, "after %s", step)
+		}
+		write := func(step string, b []byte, wrap func(io.Reader) io.Reader) {
+			t.Helper()
+			up, info := e.load(single, "one")
+			var r io.Reader = bytes.NewReader(b)
+			if wrap != nil {
+				r = wrap(r)
+			}
+			_, _ = up.WriteChunk(context.Background(), info.Offset, r)
+			check(step)
+		}
+		off := func() int {
+			_, info := e.load(single, "one")
+			return int(info.Offset)
+		}
+		for i := range 6 { // part 1 completes in the tail and uploads after the response
+			write(fmt.Sprintf("small PATCH %d", i), src[off():off()+mib], nil)
+		}
+		write("a chunk over three parts", src[off():off()+12*mib], nil)
+		write("a rejected chunk", src[off():off()+11*mib], func(r io.Reader) io.Reader {
+			return &failingReader{r: r, err: fmt.Errorf("bad: %w", tus.ErrChecksumMismatch)}
+		})
+		write("a body that broke off", src[off():off()+7*mib+5], func(r io.Reader) io.Reader {
+			return &failingReader{r: r, err: errors.New("connection reset")}
+		})
+		failPart.Store(int32(off()/(5*mib)) + 2)
+		write("a failed part upload", src[off():off()+12*mib], nil)
+		for i := range 3 {
+			write(fmt.Sprintf("small PATCH after failures %d", i), src[off():off()+1000], nil)
+		}
+		write("the rest", src[off():], nil)
+		up, _ := e.load(single, "one")
+		require.NoError(t, single.AsLengthDeclarableUpload(up).DeclareLength(context.Background(), int64(len(src))))
+		check("declaring the length")
+		e.finishAndCheck(single, "one", src)
 	})
 }

@@ -15,7 +15,8 @@ import (
 // (an upload whose length was declared after its last byte arrived) are
 // uploaded as the last part first. Calling it again after success is a
 // no-op.
-func (u *upload) FinishUpload(ctx context.Context) error {
+func (u *upload) FinishUpload(ctx context.Context) (err error) {
+	defer func() { u.keep(err) }()
 	if u.done {
 		return nil
 	}
@@ -39,7 +40,7 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		parts[i] = types.CompletedPart{ETag: aws.String(p.etag), PartNumber: aws.Int32(p.num)}
 	}
 	key := u.s.objectKey(u.doc.ID)
-	_, err := u.s.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	_, err = u.s.api.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket:          &u.s.opts.Bucket,
 		Key:             &key,
 		UploadId:        &u.doc.MultipartUploadID,
@@ -73,7 +74,8 @@ func (u *upload) Finished() bool { return u.done }
 
 // DeclareLength records the upload's length in its info object. Lengths
 // past Options.MaxObjectSize fail with tus.ErrMaxSizeExceeded.
-func (u *upload) DeclareLength(ctx context.Context, length int64) error {
+func (u *upload) DeclareLength(ctx context.Context, length int64) (err error) {
+	defer func() { u.keep(err) }()
 	if length > u.s.opts.MaxObjectSize {
 		return tus.ErrMaxSizeExceeded.WithMessage(fmt.Sprintf("upload exceeds the storage's maximum object size of %d bytes", u.s.opts.MaxObjectSize))
 	}

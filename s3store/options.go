@@ -87,6 +87,16 @@ type Options struct {
 	// again when the next PATCH completes the part. Negative disables it.
 	TailCacheBytes int64
 
+	// SingleProcess tells the store that this process is the only one
+	// using the bucket's uploads (as with a locker that lives in this
+	// process, such as memorylocker). The store then trusts what it knows
+	// of an upload it has created, loaded or changed, and a request for it
+	// makes no S3 call before writing: a small PATCH is one PutObject. A
+	// request that fails, a restart and every upload it has not seen yet
+	// still read the truth from S3. With several processes on one bucket,
+	// leave it off: each request then lists the upload's parts and tail.
+	SingleProcess bool
+
 	// DisablePartCopy makes concatenation stream the partials instead of
 	// copying them on the server with UploadPartCopy. Services without
 	// UploadPartCopy are also detected from their NotImplemented answer.

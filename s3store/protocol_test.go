@@ -14,18 +14,25 @@ import (
 // against the store on every real S3-compatible server.
 func TestProtocol(t *testing.T) {
 	for _, srv := range s3test.Servers(t) {
-		t.Run(srv.Name, func(t *testing.T) {
-			client := srv.Client(t)
-			protocoltest.Run(t, func(t *testing.T) *tus.StoreComposer {
-				store, err := s3store.New(client, s3store.Options{Bucket: srv.NewBucket(t, client)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				composer := tus.NewStoreComposer()
-				store.UseIn(composer)
-				memorylocker.New().UseIn(composer)
-				return composer
+		for _, single := range []bool{false, true} {
+			name := srv.Name
+			if single {
+				name += "/single-process"
+			}
+			t.Run(name, func(t *testing.T) {
+				client := srv.Client(t)
+				protocoltest.Run(t, func(t *testing.T) *tus.StoreComposer {
+					store, err := s3store.New(client, s3store.Options{Bucket: srv.NewBucket(t, client), SingleProcess: single})
+					if err != nil {
+						t.Fatal(err)
+					}
+					t.Cleanup(func() { _ = store.Close() })
+					composer := tus.NewStoreComposer()
+					store.UseIn(composer)
+					memorylocker.New().UseIn(composer)
+					return composer
+				})
 			})
-		})
+		}
 	}
 }

@@ -42,6 +42,7 @@ type Store struct {
 	tails   *tailCache
 	infos   *infoCache
 	compact *compactions
+	owned   *ownedStates
 	noCopy  atomic.Bool // UploadPartCopy answered NotImplemented
 }
 
@@ -67,6 +68,7 @@ func New(api S3API, opts Options) (*Store, error) {
 		tails:   newTailCache(o.TailCacheBytes),
 		infos:   newInfoCache(4096),
 		compact: newCompactions(),
+		owned:   newOwnedStates(1 << 20),
 	}, nil
 }
 
@@ -130,7 +132,9 @@ func (s *Store) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Upload, e
 		return nil, err
 	}
 	s.infos.put(doc, etag)
-	return &upload{s: s, doc: doc, infoETag: etag, others: map[int32]part{}}, nil
+	u := &upload{s: s, doc: doc, infoETag: etag, others: map[int32]part{}}
+	u.keep(nil)
+	return u, nil
 }
 
 // GetUpload loads the upload's state from S3: its info, listed parts and
@@ -139,7 +143,17 @@ func (s *Store) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
 	if !tus.ValidID(id) {
 		return nil, fmt.Errorf("s3store: %w", tus.ErrNotFound)
 	}
-	return s.load(ctx, id)
+	if s.opts.SingleProcess {
+		if u, ok := s.owned.get(id); ok {
+			return u, nil
+		}
+	}
+	u, err := s.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	u.keep(nil)
+	return u, nil
 }
 
 // AsTerminatableUpload returns up for termination.

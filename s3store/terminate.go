@@ -14,6 +14,7 @@ import (
 func (u *upload) Terminate(ctx context.Context) error {
 	// Part uploads of this process must not outlive the upload.
 	u.s.compact.waitAll(u.doc.ID)
+	u.s.owned.drop(u.doc.ID)
 	doc := *u.doc
 	doc.Terminated = true
 	if _, err := u.s.putInfo(ctx, &doc, false); err != nil {

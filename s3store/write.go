@@ -29,7 +29,8 @@ import (
 // this call uploaded are cut off from the upload (its first is overwritten
 // with an empty part, which ends the run of whole parts), and its tail
 // objects are deleted, so the upload is as it was.
-func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (n int64, err error) {
+	defer func() { u.keep(err) }()
 	if u.final {
 		return 0, fmt.Errorf("s3store: upload %q is complete", u.doc.ID)
 	}

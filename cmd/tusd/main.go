@@ -319,8 +319,10 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logge
 		MinPartSize:           so.minPartSize,
 		MaxParts:              so.maxParts,
 		ConcurrentPartUploads: so.concurrentPartUploads,
-		DisablePartCopy:       so.disablePartCopy,
-		Logger:                logger,
+		// The locks are in this process's memory: so is the truth.
+		SingleProcess:   true,
+		DisablePartCopy: so.disablePartCopy,
+		Logger:          logger,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -666,16 +666,20 @@ func testReadTimeoutKeepsBytes(t *testing.T, nc NewComposer) {
 }
 
 func testExpiration(t *testing.T, nc NewComposer) {
-	c, _ := serve(t, nc, func(cfg *tus.Config) { cfg.Expiration = time.Second })
+	// Long enough that a loaded machine (CI with the race detector) gets
+	// the first requests done before the upload expires.
+	const expiration = 4 * time.Second
+	c, _ := serve(t, nc, func(cfg *tus.Config) { cfg.Expiration = expiration })
+	created := time.Now()
 	u := c.create(10)
 	res, _ := c.do(http.MethodHead, u, nil)
 	exp, err := http.ParseTime(res.Header.Get("Upload-Expires"))
-	if err != nil || exp.Before(time.Now()) || exp.After(time.Now().Add(2*time.Second)) {
-		t.Fatalf("Upload-Expires %q: %v", res.Header.Get("Upload-Expires"), err)
+	if err != nil || exp.Before(created) || exp.After(time.Now().Add(expiration+time.Second)) {
+		t.Fatalf("HEAD %d %.1fs after creating: Upload-Expires %q: %v", res.StatusCode, time.Since(created).Seconds(), res.Header.Get("Upload-Expires"), err)
 	}
 	done := c.create(3)
 	c.mustPatch(done, 0, []byte("abc"))
-	time.Sleep(2100 * time.Millisecond)
+	time.Sleep(time.Until(created.Add(expiration + 1100*time.Millisecond)))
 	if res, _ := c.do(http.MethodHead, u, nil); res.StatusCode != http.StatusGone {
 		t.Fatalf("HEAD of an expired upload: %d, want 410", res.StatusCode)
 	}

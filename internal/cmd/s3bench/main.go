@@ -120,6 +120,7 @@ type config struct {
 	patchSize   int64 // size of its PATCHes
 	partSize    int64
 	concurrency int
+	single      bool // the store's Options.SingleProcess
 	jsonOut     bool
 	settle      bool
 	timeout     time.Duration
@@ -135,6 +136,7 @@ type serveOptions struct {
 	prefix      string
 	partSize    int64
 	concurrency int
+	single      bool
 }
 
 func main() { benchkit.Main("s3bench", run) }
@@ -165,6 +167,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&patch, "patch-size", "size of each PATCH of the patch1m scenario")
 	fs.Var(&part, "part-size", "part size P of both the store and the SDK uploader")
 	fs.IntVar(&cfg.concurrency, "concurrency", s3store.DefaultConcurrentPartUploads, "concurrent part uploads C of both the store and the SDK uploader")
+	fs.BoolVar(&cfg.single, "single-process", true, "run the store with Options.SingleProcess, as tusd does (it keeps its locks in memory)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print results as JSON instead of tables")
 	fs.BoolVar(&cfg.settle, "settle", true, "call sync(2) before every timed upload")
 	fs.DurationVar(&cfg.timeout, "timeout", time.Hour, "abort the whole benchmark after this long")
@@ -193,7 +196,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-concurrency must be at least 1")
 	}
 	if serveMode {
-		so.partSize, so.concurrency = cfg.partSize, cfg.concurrency
+		so.partSize, so.concurrency, so.single = cfg.partSize, cfg.concurrency, cfg.single
 		return serve(cfg.conn, so, stderr)
 	}
 

@@ -26,6 +26,7 @@ type reportConfig struct {
 	Rounds      int    `json:"rounds"`
 	Settle      bool   `json:"settle"`
 	PartSize    int64  `json:"part_size"`
+	Single      bool   `json:"single_process"`
 	Concurrency int    `json:"concurrency"`
 }
 
@@ -78,6 +79,7 @@ func newReport(cfg config) *report {
 			Rounds:      cfg.rounds,
 			Settle:      cfg.settle,
 			PartSize:    cfg.partSize,
+			Single:      cfg.single,
 			Concurrency: cfg.concurrency,
 		},
 	}
@@ -209,8 +211,8 @@ func sortedOps(ms ...map[string]float64) []string {
 func (rep *report) writeText(w io.Writer) error {
 	var b strings.Builder
 	c := rep.Config
-	fmt.Fprintf(&b, "s3bench: %s %s/%s, %d CPUs; S3 %s, bucket %s; part size %s, %d concurrent part uploads on both sides;\n",
-		rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPUs, c.Endpoint, c.Bucket, benchkit.FormatBytes(c.PartSize), c.Concurrency)
+	fmt.Fprintf(&b, "s3bench: %s %s/%s, %d CPUs; S3 %s, bucket %s; part size %s, %d concurrent part uploads on both sides; store SingleProcess %v;\n",
+		rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPUs, c.Endpoint, c.Bucket, benchkit.FormatBytes(c.PartSize), c.Concurrency, c.Single)
 	settle := "sync(2) before each upload"
 	if !c.Settle {
 		settle = "no sync(2) between uploads"

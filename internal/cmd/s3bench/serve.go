@@ -28,6 +28,7 @@ func serve(conn s3Conn, o serveOptions, stderr io.Writer) error {
 		ObjectPrefix:          o.prefix,
 		PartSize:              o.partSize,
 		ConcurrentPartUploads: o.concurrency,
+		SingleProcess:         o.single,
 		Logger:                logger,
 	})
 	if err != nil {

@@ -33,6 +33,7 @@ func startServer(ctx context.Context, cfg config, prefix string, stderr io.Write
 		"-prefix", prefix,
 		"-part-size", strconv.FormatInt(cfg.partSize, 10),
 		"-concurrency", strconv.Itoa(cfg.concurrency),
+		"-single-process="+strconv.FormatBool(cfg.single),
 	)
 	cmd.Env = append(os.Environ(),
 		envAccessKey+"="+cfg.conn.accessKey,
