@@ -1,10 +1,8 @@
 package s3store
 
 import (
-	"container/list"
 	"maps"
 	"slices"
-	"sync"
 )
 
 // ownedStates keeps, for Options.SingleProcess, the state of the uploads
@@ -12,23 +10,9 @@ import (
 // in S3 again. The state is what the last request left; a request that
 // fails drops it, and the next one loads the upload from S3. It is bounded
 // by the number of parts and tail objects it holds.
-type ownedStates struct {
-	mu     sync.Mutex
-	max    int
-	weight int
-	order  *list.List // of *ownedEntry, most recent first
-	items  map[string]*list.Element
-}
+type ownedStates struct{ lru *lru[*upload] }
 
-type ownedEntry struct {
-	id     string
-	u      *upload
-	weight int
-}
-
-func newOwnedStates(max int) *ownedStates {
-	return &ownedStates{max: max, order: list.New(), items: map[string]*list.Element{}}
-}
+func newOwnedStates(max int64) *ownedStates { return &ownedStates{lru: newLRU[*upload](max)} }
 
 // clone returns a copy of u that shares nothing that requests change.
 func (u *upload) clone() *upload {
@@ -47,44 +31,21 @@ func (u *upload) clone() *upload {
 
 // get returns a copy of the state of id.
 func (o *ownedStates) get(id string) (*upload, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	e, ok := o.items[id]
+	u, ok := o.lru.get(id)
 	if !ok {
 		return nil, false
 	}
-	o.order.MoveToFront(e)
-	return e.Value.(*ownedEntry).u.clone(), true
+	return u.clone(), true
 }
 
 // put keeps a copy of u's state.
 func (o *ownedStates) put(u *upload) {
 	c := u.clone()
-	w := 1 + len(c.chain) + len(c.tail) + len(c.others)
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.dropLocked(c.doc.ID)
-	o.items[c.doc.ID] = o.order.PushFront(&ownedEntry{id: c.doc.ID, u: c, weight: w})
-	o.weight += w
-	for o.weight > o.max && o.order.Len() > 1 {
-		o.dropLocked(o.order.Back().Value.(*ownedEntry).id)
-	}
+	o.lru.put(c.doc.ID, c, int64(1+len(c.chain)+len(c.tail)+len(c.others)))
 }
 
 // drop forgets id.
-func (o *ownedStates) drop(id string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.dropLocked(id)
-}
-
-func (o *ownedStates) dropLocked(id string) {
-	if e, ok := o.items[id]; ok {
-		o.weight -= e.Value.(*ownedEntry).weight
-		o.order.Remove(e)
-		delete(o.items, id)
-	}
-}
+func (o *ownedStates) drop(id string) { o.lru.drop(id) }
 
 // keep records u's state after an operation: kept on success, dropped on
 // failure (S3 may hold more than u knows).

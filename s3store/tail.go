@@ -1,11 +1,9 @@
 package s3store
 
 import (
-	"container/list"
 	"context"
 	"fmt"
 	"io"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -22,68 +20,33 @@ const mergeFanout = 16
 // total size, so that the PATCH which completes a part does not download
 // them again. Entries are found by key and must match the object's ETag: a
 // key can come back with other bytes when an upload ID is used again.
-type tailCache struct {
-	mu    sync.Mutex
-	max   int64
-	size  int64
-	order *list.List // of *tailEntry, most recent first
-	items map[string]*list.Element
-}
+type tailCache struct{ lru *lru[tailEntry] }
 
 type tailEntry struct {
-	key, etag string
-	b         []byte
+	etag string
+	b    []byte
 }
 
-func newTailCache(max int64) *tailCache {
-	return &tailCache{max: max, order: list.New(), items: map[string]*list.Element{}}
-}
+func newTailCache(max int64) *tailCache { return &tailCache{lru: newLRU[tailEntry](max)} }
 
 func (c *tailCache) get(key, etag string) ([]byte, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[key]; ok && e.Value.(*tailEntry).etag == etag && etag != "" {
-		c.order.MoveToFront(e)
-		return e.Value.(*tailEntry).b, true
+	e, ok := c.lru.get(key)
+	if !ok || etag == "" || e.etag != etag {
+		return nil, false
 	}
-	return nil, false
+	return e.b, true
 }
 
 // fits reports whether n bytes can be cached at all.
-func (c *tailCache) fits(n int64) bool { return n <= c.max }
+func (c *tailCache) fits(n int64) bool { return n <= c.lru.max }
 
 func (c *tailCache) put(key, etag string, b []byte) {
-	if !c.fits(int64(len(b))) || etag == "" {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[key]; ok {
-		c.order.Remove(e)
-		c.size -= int64(len(e.Value.(*tailEntry).b))
-	}
-	c.items[key] = c.order.PushFront(&tailEntry{key: key, etag: etag, b: b})
-	c.size += int64(len(b))
-	for c.size > c.max {
-		e := c.order.Back()
-		te := e.Value.(*tailEntry)
-		c.order.Remove(e)
-		delete(c.items, te.key)
-		c.size -= int64(len(te.b))
+	if etag != "" {
+		c.lru.put(key, tailEntry{etag: etag, b: b}, int64(len(b)))
 	}
 }
 
-func (c *tailCache) drop(keys ...string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for _, k := range keys {
-		if e, ok := c.items[k]; ok {
-			c.order.Remove(e)
-			delete(c.items, k)
-			c.size -= int64(len(e.Value.(*tailEntry).b))
-		}
-	}
-}
+func (c *tailCache) drop(keys ...string) { c.lru.drop(keys...) }
 
 // segmentBytes returns the bytes of tail object g, from the cache or S3.
 func (s *Store) segmentBytes(ctx context.Context, g segment) ([]byte, error) {
