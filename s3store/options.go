@@ -97,6 +97,14 @@ type Options struct {
 	// leave it off: each request then lists the upload's parts and tail.
 	SingleProcess bool
 
+	// DisableContentHashes sends the bodies of parts and tail objects with
+	// an unsigned payload: the SDK does not hash them with SHA-256 for the
+	// request signature, and the service does not check that hash, which
+	// saves CPU on both sides. The CRC32 checksum the SDK sends by default
+	// still guards the bytes against corruption, but not against tampering
+	// on an unencrypted connection: use it with HTTPS or a trusted network.
+	DisableContentHashes bool
+
 	// DisablePartCopy makes concatenation stream the partials instead of
 	// copying them on the server with UploadPartCopy. Services without
 	// UploadPartCopy are also detected from their NotImplemented answer.

@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/tusgo/tus"
 )
@@ -78,6 +79,14 @@ func New(api S3API, opts Options) (*Store, error) {
 // needs it: its bytes are in tail objects until then.
 func (s *Store) Close() error {
 	s.compact.close()
+	return nil
+}
+
+// bodyOptions returns the SDK options of calls that send upload bytes.
+func (s *Store) bodyOptions() []func(*s3.Options) {
+	if s.opts.DisableContentHashes {
+		return []func(*s3.Options){s3.WithAPIOptions(v4.SwapComputePayloadSHA256ForUnsignedPayloadMiddleware)}
+	}
 	return nil
 }
 

@@ -401,3 +401,15 @@ func TestUploadExists(t *testing.T) {
 		e.finishAndCheck(e.store, "taken", []byte("abc"))
 	})
 }
+
+// TestDisableContentHashes uploads parts and tail objects with unsigned
+// payloads: both servers take them and the bytes are exact.
+func TestDisableContentHashes(t *testing.T) {
+	forEachServer(t, s3store.Options{DisableContentHashes: true}, func(t *testing.T, e *env) {
+		src := data(12*mib+5, 70)
+		e.create(e.store, "unsigned", int64(len(src)), nil)
+		e.write(e.store, "unsigned", src[:3*mib+1])
+		e.write(e.store, "unsigned", src[3*mib+1:])
+		e.finishAndCheck(e.store, "unsigned", src)
+	})
+}

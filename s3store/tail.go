@@ -91,7 +91,7 @@ func (s *Store) putSegment(ctx context.Context, id string, start, end int64, lev
 		Key:           &g.key,
 		Body:          body,
 		ContentLength: aws.Int64(end - start),
-	})
+	}, s.bodyOptions()...)
 	if err != nil {
 		return segment{}, fmt.Errorf("s3store: writing tail object of %q: %w", id, err)
 	}

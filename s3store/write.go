@@ -304,7 +304,7 @@ func (u *upload) uploadPart(ctx context.Context, n int, body *sections) (part, e
 		PartNumber:    aws.Int32(int32(n)),
 		Body:          body,
 		ContentLength: aws.Int64(body.size),
-	})
+	}, u.s.bodyOptions()...)
 	if err != nil {
 		return part{num: int32(n)}, fmt.Errorf("s3store: uploading part %d of %q: %w", n, u.doc.ID, err)
 	}

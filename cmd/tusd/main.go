@@ -6,7 +6,7 @@
 //	tusd [-dir ./data] [-host 0.0.0.0] [-port 1080] [-base-path /files/] [-max-size 0]
 //	tusd -s3-bucket NAME [-s3-endpoint URL] [-s3-object-prefix PREFIX] [-s3-part-size BYTES]
 //	     [-s3-min-part-size BYTES] [-s3-max-parts N] [-s3-concurrent-part-uploads N]
-//	     [-s3-disable-part-copy] [-host …] [-port …] [-base-path …] [-max-size …]
+//	     [-s3-disable-part-copy] [-s3-disable-content-hashes] [-host …] [-port …] [-base-path …] [-max-size …]
 //
 // Uploads are created at http://HOST:PORT/files/ (the base path). The server
 // stops gracefully on SIGINT or SIGTERM.
@@ -68,6 +68,7 @@ type s3Options struct {
 	maxParts              int
 	concurrentPartUploads int
 	disablePartCopy       bool
+	disableContentHashes  bool
 }
 
 // defaultRegion is the AWS region used when none is configured.
@@ -121,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.IntVar(&o.s3.maxParts, "s3-max-parts", 0, "most parts the S3 service allows in one multipart upload (0: 10000)")
 	fs.IntVar(&o.s3.concurrentPartUploads, "s3-concurrent-part-uploads", 0, "parts one request uploads to S3 at the same time (0: 4)")
 	fs.BoolVar(&o.s3.disablePartCopy, "s3-disable-part-copy", false, "concatenate uploads by streaming them instead of UploadPartCopy")
+	fs.BoolVar(&o.s3.disableContentHashes, "s3-disable-content-hashes", false, "send upload bytes to S3 without a SHA-256 in the signature, to save CPU (the CRC32 checksum still guards them; use with HTTPS)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -320,9 +322,10 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logge
 		MaxParts:              so.maxParts,
 		ConcurrentPartUploads: so.concurrentPartUploads,
 		// The locks are in this process's memory: so is the truth.
-		SingleProcess:   true,
-		DisablePartCopy: so.disablePartCopy,
-		Logger:          logger,
+		SingleProcess:        true,
+		DisablePartCopy:      so.disablePartCopy,
+		DisableContentHashes: so.disableContentHashes,
+		Logger:               logger,
 	})
 	if err != nil {
 		return nil, nil, err

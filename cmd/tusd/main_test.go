@@ -35,10 +35,10 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-s3-bucket", "up"}, want: options{dir: "./data", host: "0.0.0.0", port: 1080, basePath: "/files/", s3: s3Options{bucket: "up"}}},
 		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://127.0.0.1:9000", "-s3-object-prefix", "tus/",
 			"-s3-part-size", "5242880", "-s3-min-part-size", "1048576", "-s3-max-parts", "1000",
-			"-s3-concurrent-part-uploads", "2", "-s3-disable-part-copy", "-port", "0"},
+			"-s3-concurrent-part-uploads", "2", "-s3-disable-part-copy", "-s3-disable-content-hashes", "-port", "0"},
 			want: options{dir: "./data", host: "0.0.0.0", port: 0, basePath: "/files/", s3: s3Options{
 				bucket: "up", endpoint: "http://127.0.0.1:9000", objectPrefix: "tus/", partSize: 5 << 20,
-				minPartSize: 1 << 20, maxParts: 1000, concurrentPartUploads: 2, disablePartCopy: true}}},
+				minPartSize: 1 << 20, maxParts: 1000, concurrentPartUploads: 2, disablePartCopy: true, disableContentHashes: true}}},
 		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "https://acct.r2.cloudflarestorage.com"},
 			want: options{dir: "./data", host: "0.0.0.0", port: 1080, basePath: "/files/", s3: s3Options{bucket: "up", endpoint: "https://acct.r2.cloudflarestorage.com"}}},
 		{args: []string{"-s3-bucket", "up", "-s3-part-size", "-1"}, wantErr: "-s3-part-size must not be negative"},
@@ -81,11 +81,11 @@ func TestHelp(t *testing.T) {
 	help := out.String()
 	for _, name := range []string{"dir", "host", "port", "base-path", "max-size",
 		"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size",
-		"s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy"} {
+		"s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes"} {
 		assert.Regexp(t, `(?m)^  -`+regexp.QuoteMeta(name)+`( |$)`, help, "flag -%s", name)
 	}
 	// The flag list is the whole truth: nothing listed that is not defined.
-	assert.Len(t, regexp.MustCompile(`(?m)^  -`).FindAllString(help, -1), 13)
+	assert.Len(t, regexp.MustCompile(`(?m)^  -`).FindAllString(help, -1), 14)
 	for _, s := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "us-east-1",
 		"one tusd per bucket", "shared locker", "path-style"} {
 		assert.Contains(t, help, s)

@@ -121,6 +121,7 @@ type config struct {
 	partSize    int64
 	concurrency int
 	single      bool // the store's Options.SingleProcess
+	noHashes    bool // the store's Options.DisableContentHashes
 	jsonOut     bool
 	settle      bool
 	timeout     time.Duration
@@ -137,6 +138,7 @@ type serveOptions struct {
 	partSize    int64
 	concurrency int
 	single      bool
+	noHashes    bool
 }
 
 func main() { benchkit.Main("s3bench", run) }
@@ -168,6 +170,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.Var(&part, "part-size", "part size P of both the store and the SDK uploader")
 	fs.IntVar(&cfg.concurrency, "concurrency", s3store.DefaultConcurrentPartUploads, "concurrent part uploads C of both the store and the SDK uploader")
 	fs.BoolVar(&cfg.single, "single-process", true, "run the store with Options.SingleProcess, as tusd does (it keeps its locks in memory)")
+	fs.BoolVar(&cfg.noHashes, "disable-content-hashes", false, "run the store with Options.DisableContentHashes (the SDK baseline keeps its defaults)")
 	fs.BoolVar(&cfg.jsonOut, "json", false, "print results as JSON instead of tables")
 	fs.BoolVar(&cfg.settle, "settle", true, "call sync(2) before every timed upload")
 	fs.DurationVar(&cfg.timeout, "timeout", time.Hour, "abort the whole benchmark after this long")
@@ -196,7 +199,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return errors.New("-concurrency must be at least 1")
 	}
 	if serveMode {
-		so.partSize, so.concurrency, so.single = cfg.partSize, cfg.concurrency, cfg.single
+		so.partSize, so.concurrency, so.single, so.noHashes = cfg.partSize, cfg.concurrency, cfg.single, cfg.noHashes
 		return serve(cfg.conn, so, stderr)
 	}
 

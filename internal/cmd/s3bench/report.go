@@ -27,6 +27,7 @@ type reportConfig struct {
 	Settle      bool   `json:"settle"`
 	PartSize    int64  `json:"part_size"`
 	Single      bool   `json:"single_process"`
+	NoHashes    bool   `json:"disable_content_hashes"`
 	Concurrency int    `json:"concurrency"`
 }
 
@@ -80,6 +81,7 @@ func newReport(cfg config) *report {
 			Settle:      cfg.settle,
 			PartSize:    cfg.partSize,
 			Single:      cfg.single,
+			NoHashes:    cfg.noHashes,
 			Concurrency: cfg.concurrency,
 		},
 	}
@@ -211,8 +213,8 @@ func sortedOps(ms ...map[string]float64) []string {
 func (rep *report) writeText(w io.Writer) error {
 	var b strings.Builder
 	c := rep.Config
-	fmt.Fprintf(&b, "s3bench: %s %s/%s, %d CPUs; S3 %s, bucket %s; part size %s, %d concurrent part uploads on both sides; store SingleProcess %v;\n",
-		rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPUs, c.Endpoint, c.Bucket, benchkit.FormatBytes(c.PartSize), c.Concurrency, c.Single)
+	fmt.Fprintf(&b, "s3bench: %s %s/%s, %d CPUs; S3 %s, bucket %s; part size %s, %d concurrent part uploads on both sides; store SingleProcess %v, DisableContentHashes %v;\n",
+		rep.GoVersion, rep.GOOS, rep.GOARCH, rep.CPUs, c.Endpoint, c.Bucket, benchkit.FormatBytes(c.PartSize), c.Concurrency, c.Single, c.NoHashes)
 	settle := "sync(2) before each upload"
 	if !c.Settle {
 		settle = "no sync(2) between uploads"

@@ -29,6 +29,7 @@ func serve(conn s3Conn, o serveOptions, stderr io.Writer) error {
 		PartSize:              o.partSize,
 		ConcurrentPartUploads: o.concurrency,
 		SingleProcess:         o.single,
+		DisableContentHashes:  o.noHashes,
 		Logger:                logger,
 	})
 	if err != nil {

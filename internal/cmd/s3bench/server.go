@@ -34,6 +34,7 @@ func startServer(ctx context.Context, cfg config, prefix string, stderr io.Write
 		"-part-size", strconv.FormatInt(cfg.partSize, 10),
 		"-concurrency", strconv.Itoa(cfg.concurrency),
 		"-single-process="+strconv.FormatBool(cfg.single),
+		"-disable-content-hashes="+strconv.FormatBool(cfg.noHashes),
 	)
 	cmd.Env = append(os.Environ(),
 		envAccessKey+"="+cfg.conn.accessKey,
