@@ -46,15 +46,14 @@ func digest(alg, data string) string {
 func TestChecksumHeader(t *testing.T) {
 	const body = "hello world"
 	type tc struct {
-		name     string
-		header   string
-		body     io.Reader
-		status   int
-		code     string
-		written  bool // WriteChunk is called
-		discard  bool // and sees the discard signal
-		stored   string
-		finished bool
+		name    string
+		header  string
+		body    io.Reader
+		status  int
+		code    string
+		written bool // WriteChunk is called
+		discard bool // and sees the discard signal
+		stored  string
 	}
 	var tests []tc
 	for _, alg := range []string{"md5", "sha1", "sha256", "sha512", "crc32"} {

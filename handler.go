@@ -115,9 +115,7 @@ func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if strings.HasSuffix(rest, "/") {
-		rest = rest[:len(rest)-1]
-	}
+	rest = strings.TrimSuffix(rest, "/")
 	if !ValidID(rest) {
 		h.sendError(w, r, ErrInvalidID)
 		return

@@ -20,14 +20,13 @@ import (
 
 func TestPostCreation(t *testing.T) {
 	type result struct {
-		status    int
-		code      string   // error code, for errors
-		offset    string   // Upload-Offset; "" means absent
-		info      FileInfo // what NewUpload must see (ID is checked separately)
-		write     string   // bytes WriteChunk must see; "-" for no WriteChunk
-		finish    bool     // FinishUpload expected
-		noCreate  bool     // NewUpload must not be called
-		noHeaders []string
+		status   int
+		code     string   // error code, for errors
+		offset   string   // Upload-Offset; "" means absent
+		info     FileInfo // what NewUpload must see (ID is checked separately)
+		write    string   // bytes WriteChunk must see; "-" for no WriteChunk
+		finish   bool     // FinishUpload expected
+		noCreate bool     // NewUpload must not be called
 	}
 	tests := []struct {
 		name string

@@ -216,15 +216,6 @@ func (p *partBuffer) release() {
 	p.taken, p.n = 0, 0
 }
 
-// bytes returns a copy of the bytes held.
-func (p *partBuffer) bytes() ([]byte, error) {
-	out := make([]byte, p.n)
-	if _, err := p.ReadAt(out, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
-	}
-	return out, nil
-}
-
 // piece is a run of bytes readable at offsets.
 type piece struct {
 	r io.ReaderAt

@@ -29,7 +29,7 @@ func (u *upload) FinishUpload(ctx context.Context) (err error) {
 		}
 		if len(u.chain) > 0 && len(u.tail) == 0 && u.partsEnd() == u.doc.Size {
 			u.final = true // the tail held the last part whole
-		} else if err := u.uploadLast(ctx, len(u.chain)+1, nil); err != nil {
+		} else if err := u.uploadLast(ctx, nil); err != nil {
 			return err
 		}
 	}

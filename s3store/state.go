@@ -34,9 +34,6 @@ type segment struct {
 	etag       string
 }
 
-// cacheKey identifies the bytes of g in the tail cache: an upload ID can be
-// used again after termination, so the key alone is not enough.
-func (g segment) cacheKey() string { return g.key + "\x00" + g.etag }
 
 func (g segment) size() int64 { return g.end - g.start }
 

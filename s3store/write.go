@@ -426,7 +426,7 @@ func (w *chunkWriter) storeRest(ctx context.Context, k int, cur *partBuffer, pos
 	u := w.u
 	complete := !u.doc.SizeIsDeferred && pos == u.doc.Size
 	if complete && (pos > w.sched.start(k) || k == 1) && u.partsEnd()+tailLen(u.tail)+cur.Len() == pos {
-		return u.uploadLast(ctx, k, cur)
+		return u.uploadLast(ctx, cur)
 	}
 	if cur.Len() == 0 {
 		return nil
@@ -434,13 +434,14 @@ func (w *chunkWriter) storeRest(ctx context.Context, k int, cur *partBuffer, pos
 	return w.storeSegment(ctx, cur, pos, true)
 }
 
-// uploadLast uploads part k, the upload's last, from the tail objects and
-// cur, and ends the chain with it.
-func (u *upload) uploadLast(ctx context.Context, k int, cur *partBuffer) error {
+// uploadLast uploads the upload's last part, the one after the chain (once
+// parts the tail holds whole are parts), from the tail objects and cur (if
+// not nil), and ends the chain with it.
+func (u *upload) uploadLast(ctx context.Context, cur *partBuffer) error {
 	if err := u.resolvePending(ctx); err != nil {
 		return err
 	}
-	k = len(u.chain) + 1
+	k := len(u.chain) + 1
 	pieces, err := u.s.segmentPieces(ctx, u.tail)
 	if err != nil {
 		return err
