@@ -154,7 +154,8 @@ func (u *upload) resolveBefore(ctx context.Context, limit int) error {
 		if job := u.s.compact.get(u.doc.ID); job != nil && job.mpu == u.doc.MultipartUploadID && job.n == n && slices.Equal(keysOf(job.segs), keysOf(segs)) {
 			<-job.done
 			if job.err == nil {
-				u.applyPart(job.p, len(segs), false)
+				u.applyPart(job.p, len(segs)) // the job leaves them: stale now
+				u.stale = append(u.stale, keysOf(segs)...)
 				continue
 			}
 		}
@@ -169,26 +170,35 @@ func (u *upload) resolveBefore(ctx context.Context, limit int) error {
 		if err != nil {
 			return err
 		}
-		u.applyPart(p, len(segs), true)
-		if err := u.s.deleteKeys(ctx, keysOf(segs)); err != nil {
-			u.s.opts.Logger.Warn("s3store: deleting tail objects", "id", u.doc.ID, "error", err)
-		}
+		u.applyPart(p, len(segs))
+		u.dropStale(ctx, keysOf(segs))
 	}
 }
 
-// applyPart records part p, made of the first k tail objects, which are
-// deleted already if deleted is set (else the request deletes them).
-func (u *upload) applyPart(p part, k int, deleted bool) {
+// dropStale deletes tail objects whose bytes parts hold. What cannot be
+// deleted now stays in u.stale, deleted by a later write or the finish.
+func (u *upload) dropStale(ctx context.Context, keys []string) {
+	if len(keys) == 0 {
+		return
+	}
+	if err := u.s.deleteKeys(ctx, keys); err != nil {
+		u.s.opts.Logger.Warn("s3store: deleting tail objects; retried later", "id", u.doc.ID, "error", err)
+		u.stale = append(u.stale, keys...)
+		return
+	}
+	if u.consumed == nil {
+		u.consumed = map[string]bool{}
+	}
+	for _, k := range keys {
+		u.consumed[k] = true
+	}
+}
+
+// applyPart records part p, made of the first k tail objects; the caller
+// sees to deleting them.
+func (u *upload) applyPart(p part, k int) {
 	u.chain = append(u.chain, p)
 	delete(u.others, p.num)
-	if deleted {
-		if u.consumed == nil {
-			u.consumed = map[string]bool{}
-		}
-		for _, g := range u.tail[:k] {
-			u.consumed[g.key] = true
-		}
-	}
 	u.tail = u.tail[k:]
 }
 

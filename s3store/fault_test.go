@@ -376,3 +376,61 @@ func TestSingleProcessMatchesS3(t *testing.T) {
 		e.finishAndCheck(single, "one", src)
 	})
 }
+
+// TestSingleProcessStaleLoad lets a GetUpload that holds no lock (a GET)
+// load an upload while a termination under the lock runs: the store must
+// not keep what that load saw, or the upload would come back.
+func TestSingleProcessStaleLoad(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		opts := e.opts
+		opts.SingleProcess = true
+		listing, release := make(chan struct{}), make(chan struct{})
+		var gated atomic.Bool
+		store, err := s3store.New(passThrough(t, e.client, func(m *MockS3API) {
+			m.EXPECT().ListObjectsV2(gomock.Any(), gomock.Any()).DoAndReturn(func(ctx context.Context, in *s3.ListObjectsV2Input, _ ...func(*s3.Options)) (*s3.ListObjectsV2Output, error) {
+				out, err := e.client.ListObjectsV2(ctx, in)
+				if gated.CompareAndSwap(true, false) {
+					close(listing) // listed before the termination,
+					<-release      // answered after it
+				}
+				return out, err
+			}).AnyTimes()
+		}), opts)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = store.Close() })
+
+		other := e.newStore(e.client) // another upload ID's worth of state: a fresh view
+		e.create(other, "gone", 10, nil)
+		gated.Store(true)
+		got := make(chan error, 1)
+		go func() {
+			_, err := store.GetUpload(context.Background(), "gone") // unlocked, slow
+			got <- err
+		}()
+		<-listing
+		up, err := store.GetUpload(context.Background(), "gone")
+		require.NoError(t, err)
+		require.NoError(t, store.AsTerminatableUpload(up).Terminate(context.Background()))
+		close(release)
+		<-got // whatever it saw
+		_, err = store.GetUpload(context.Background(), "gone")
+		require.ErrorIs(t, err, tus.ErrNotFound, "a terminated upload stays gone")
+		e.requireClean()
+	})
+}
+
+// TestSingleProcessFinishDeletesTail finishes, in a store that trusts its
+// own view, a deferred-length upload whose last part was uploaded after a
+// response: the tail objects it was made of are deleted too.
+func TestSingleProcessFinishDeletesTail(t *testing.T) {
+	forEachServer(t, s3store.Options{SingleProcess: true, MaxObjectSize: 1 << 30}, func(t *testing.T, e *env) {
+		src := data(5*mib, 71)
+		e.create(e.store, "tail", -1, nil)
+		for off := 0; off < len(src); off += mib {
+			e.write(e.store, "tail", src[off:off+mib])
+		}
+		up, _ := e.load(e.store, "tail")
+		require.NoError(t, e.store.AsLengthDeclarableUpload(up).DeclareLength(context.Background(), int64(len(src))))
+		e.finishAndCheck(e.store, "tail", src)
+	})
+}

@@ -93,8 +93,11 @@ type Options struct {
 	// of an upload it has created, loaded or changed, and a request for it
 	// makes no S3 call before writing: a small PATCH is one PutObject. A
 	// request that fails, a restart and every upload it has not seen yet
-	// still read the truth from S3. With several processes on one bucket,
-	// leave it off: each request then lists the upload's parts and tail.
+	// still read the truth from S3. Nothing else may change the uploads'
+	// multipart uploads either (a bucket lifecycle rule that aborts them,
+	// for one: then a PATCH may succeed and the finish fail). With several
+	// processes on one bucket, leave it off: each request then lists the
+	// upload's parts and tail.
 	SingleProcess bool
 
 	// DisableContentHashes sends the bodies of parts and tail objects with

@@ -7,9 +7,9 @@ import (
 
 // ownedStates keeps, for Options.SingleProcess, the state of the uploads
 // this process created, loaded or changed, so a request need not list them
-// in S3 again. The state is what the last request left; a request that
-// fails drops it, and the next one loads the upload from S3. It is bounded
-// by the number of parts and tail objects it holds.
+// in S3 again. The state is what the last operation under the upload's lock
+// left; one that fails drops it, and the next request loads the upload from
+// S3. It is bounded by an estimate of the bytes the states take.
 type ownedStates struct{ lru *lru[*upload] }
 
 func newOwnedStates(max int64) *ownedStates { return &ownedStates{lru: newLRU[*upload](max)} }
@@ -29,6 +29,20 @@ func (u *upload) clone() *upload {
 	return &c
 }
 
+// size estimates the bytes u takes in memory.
+func (u *upload) size() int64 {
+	n := 512 + len(u.doc.ID)
+	for k, v := range u.doc.MetaData {
+		n += 32 + len(k) + len(v)
+	}
+	for _, id := range u.doc.PartialUploads {
+		n += 16 + len(id)
+	}
+	n += 64 * (len(u.chain) + len(u.others))
+	n += 128 * (len(u.tail) + len(u.garbage) + len(u.stale))
+	return int64(n)
+}
+
 // get returns a copy of the state of id.
 func (o *ownedStates) get(id string) (*upload, bool) {
 	u, ok := o.lru.get(id)
@@ -41,7 +55,7 @@ func (o *ownedStates) get(id string) (*upload, bool) {
 // put keeps a copy of u's state.
 func (o *ownedStates) put(u *upload) {
 	c := u.clone()
-	o.lru.put(c.doc.ID, c, int64(1+len(c.chain)+len(c.tail)+len(c.others)))
+	o.lru.put(c.doc.ID, c, c.size())
 }
 
 // drop forgets id.

@@ -34,7 +34,6 @@ type segment struct {
 	etag       string
 }
 
-
 func (g segment) size() int64 { return g.end - g.start }
 
 // upload is the state of one upload as loaded for one request. The handler

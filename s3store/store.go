@@ -69,7 +69,7 @@ func New(api S3API, opts Options) (*Store, error) {
 		tails:   newTailCache(o.TailCacheBytes),
 		infos:   newInfoCache(4096),
 		compact: newCompactions(),
-		owned:   newOwnedStates(1 << 20),
+		owned:   newOwnedStates(64 << 20),
 	}, nil
 }
 
@@ -157,12 +157,10 @@ func (s *Store) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
 			return u, nil
 		}
 	}
-	u, err := s.load(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	u.keep(nil)
-	return u, nil
+	// Not kept from here: GetUpload may run without the upload's lock (GET,
+	// access checks), and a load that a locked request overtakes would put
+	// an old state back. Only operations under the lock keep their state.
+	return s.load(ctx, id)
 }
 
 // AsTerminatableUpload returns up for termination.

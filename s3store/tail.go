@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -147,6 +148,7 @@ func (s *Store) deleteKeys(ctx context.Context, keys []string) error {
 	if len(keys) == 0 {
 		return nil
 	}
+	keys = slices.Compact(slices.Sorted(slices.Values(keys))) // once each
 	s.tails.drop(keys...)
 	for len(keys) > 0 {
 		n := min(len(keys), 1000)

@@ -272,9 +272,14 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 	w.prefixOf[k] = prefix
 	w.inflight++
 	go func() {
-		p, err := w.u.uploadPart(ctx, k, body)
-		cur.release() // before the result, so a waiting grow finds the budget
-		w.results <- partResult{p: p, err: err}
+		// Deferred, so a result is sent even if the upload never returns
+		// normally (a test's mock may end the goroutine).
+		res := partResult{p: part{num: int32(k)}, err: fmt.Errorf("s3store: part %d of %q: upload ended without a result", k, w.u.doc.ID)}
+		defer func() {
+			cur.release() // before the result, so a waiting grow finds the budget
+			w.results <- res
+		}()
+		res.p, res.err = w.u.uploadPart(ctx, k, body)
 	}()
 	return nil
 }
@@ -388,20 +393,24 @@ func (w *chunkWriter) settle(ctx context.Context, k int, prefix []segment, cur *
 	for _, g := range u.tail {
 		inTail[g.key] = true
 	}
-	stale := u.stale // held whole by listed parts: deleted under the lock
-	u.stale = nil
+	// Tail objects parts now hold (they end before the parts do, so they
+	// are ignored if deleting fails; a later write retries).
+	seen := map[string]bool{}
+	var stale []string
+	for _, k := range u.stale {
+		if !seen[k] && !inTail[k] && !u.consumed[k] {
+			seen[k] = true
+			stale = append(stale, k)
+		}
+	}
 	for _, g := range append(w.oldTail, w.spills...) {
-		if !inTail[g.key] && !u.consumed[g.key] {
+		if !seen[g.key] && !inTail[g.key] && !u.consumed[g.key] {
+			seen[g.key] = true
 			stale = append(stale, g.key)
 		}
 	}
-	if len(stale) > 0 {
-		if derr := u.s.deleteKeys(ctx, stale); derr != nil {
-			// They end before the parts do, so they are ignored; the next
-			// write deletes them.
-			u.s.opts.Logger.Warn("s3store: deleting tail objects", "id", u.doc.ID, "error", derr)
-		}
-	}
+	u.stale = nil
+	u.dropStale(ctx, stale)
 	return err
 }
 
@@ -461,9 +470,7 @@ func (u *upload) uploadLast(ctx context.Context, cur *partBuffer) error {
 	u.chain = append(u.chain, p)
 	delete(u.others, int32(k))
 	u.final, u.tail = true, nil
-	if derr := u.s.deleteKeys(ctx, stale); derr != nil {
-		u.s.opts.Logger.Warn("s3store: deleting tail objects", "id", u.doc.ID, "error", derr)
-	}
+	u.dropStale(ctx, stale)
 	return nil
 }
 
