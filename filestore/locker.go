@@ -133,7 +133,7 @@ func (l *FileLocker) NewLock(id string) (tus.Lock, error) {
 	}
 	return &fileLock{
 		locker:      l,
-		id:          id,
+		lockLife:    lockLife{id: id},
 		mem:         mem,
 		lockPath:    filepath.Join(l.dir, id+lockSuffix),
 		releasePath: filepath.Join(l.dir, id+releaseSuffix),
@@ -151,17 +151,67 @@ const (
 
 // fileLock is one lock of a FileLocker.
 type fileLock struct {
+	lockLife
 	locker      *FileLocker
-	id          string
 	mem         tus.Lock
 	lockPath    string
 	releasePath string
+	file        *os.File // the flocked lock file while locked; guarded by mu
+}
 
-	mu    sync.Mutex // guards the fields below
+// lockLife is what both kinds of lock share: one Lock at a time, a watcher
+// goroutine while the lock is held, stopped and waited for by Unlock.
+type lockLife struct {
+	id    string
+	mu    sync.Mutex // guards the fields below and the lock's own
 	state lockState
-	file  *os.File      // the flocked lock file while locked
 	stop  chan struct{} // closed by Unlock to stop the watcher
 	done  chan struct{} // closed by the watcher when it returns
+}
+
+// lock runs acquire (without mu) for a lock that is neither held nor being
+// acquired, then starts watch, which must return once stop is closed and
+// then close done. release is releaseRequested called at most once.
+func (l *lockLife) lock(ctx context.Context, releaseRequested func(),
+	acquire func(ctx context.Context, release func()) error,
+	watch func(release func(), stop <-chan struct{}, done chan<- struct{})) error {
+	l.mu.Lock()
+	if l.state != unlocked {
+		l.mu.Unlock()
+		return fmt.Errorf("filestore: lock %q: already held or being acquired by this Lock", l.id)
+	}
+	l.state = acquiring
+	l.mu.Unlock()
+
+	release := atMostOnce(releaseRequested)
+	err := acquire(ctx, release)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		l.state = unlocked
+		return err
+	}
+	l.state, l.stop, l.done = locked, make(chan struct{}), make(chan struct{})
+	go watch(release, l.stop, l.done)
+	return nil
+}
+
+// unlock stops the watcher of a held lock, waits for it, and runs free with
+// mu held.
+func (l *lockLife) unlock(free func() error) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != locked {
+		return fmt.Errorf("filestore: unlock %q: %w", l.id, memorylocker.ErrNotLocked)
+	}
+	close(l.stop)
+	<-l.done
+	err := free()
+	l.state, l.stop, l.done = unlocked, nil, nil
+	if err != nil {
+		return fmt.Errorf("filestore: unlock %q: %w", l.id, err)
+	}
+	return nil
 }
 
 // Lock acquires the lock: first in this process, then across processes. It
@@ -176,28 +226,13 @@ type fileLock struct {
 // process already wants the lock. It must not block, and in particular must
 // not call Unlock itself: Unlock waits for the goroutine that calls it.
 func (k *fileLock) Lock(ctx context.Context, releaseRequested func()) error {
-	k.mu.Lock()
-	if k.state != unlocked {
-		k.mu.Unlock()
-		return fmt.Errorf("filestore: lock %q: already held or being acquired by this Lock", k.id)
-	}
-	k.state = acquiring
-	k.mu.Unlock()
-
-	release := atMostOnce(releaseRequested)
-	f, err := k.acquire(ctx, release)
-	if err != nil {
-		k.mu.Lock()
-		k.state = unlocked
-		k.mu.Unlock()
+	return k.lock(ctx, releaseRequested, func(ctx context.Context, release func()) error {
+		f, err := k.acquire(ctx, release)
+		if err == nil {
+			k.file = f // published by lock taking mu
+		}
 		return err
-	}
-	stop, done := make(chan struct{}), make(chan struct{})
-	k.mu.Lock()
-	k.state, k.file, k.stop, k.done = locked, f, stop, done
-	k.mu.Unlock()
-	go k.watch(release, stop, done)
-	return nil
+	}, k.watch)
 }
 
 // acquire takes the in-process lock and then the flock, and returns the
@@ -335,43 +370,34 @@ func (l *FileLocker) watchForRelease(asked func() bool, release func(), stop <-c
 // memorylocker.ErrNotLocked if the lock is not held; otherwise it does every
 // step and reports the errors of all of them.
 func (k *fileLock) Unlock() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.state != locked {
-		return fmt.Errorf("filestore: unlock %q: %w", k.id, memorylocker.ErrNotLocked)
-	}
-	close(k.stop)
-	<-k.done
-
-	var errs []error
-	if err := os.Remove(k.releasePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		errs = append(errs, fmt.Errorf("remove release request: %w", err))
-	}
-	// Removing the lock file while still holding its flock is safe: a
-	// waiter that opened it finds, once it gets the flock, that the path no
-	// longer names its file, and starts over (see flock). If the path names
-	// another file already, it belongs to someone else and stays.
-	if same, err := isSameFile(k.file, k.lockPath); err != nil {
-		errs = append(errs, fmt.Errorf("check lock file: %w", err))
-	} else if same {
-		if err := os.Remove(k.lockPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, fmt.Errorf("remove lock file: %w", err))
+	return k.unlock(func() error {
+		var errs []error
+		if err := os.Remove(k.releasePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("remove release request: %w", err))
 		}
-	}
-	if err := unflock(k.file); err != nil {
-		errs = append(errs, fmt.Errorf("release flock: %w", err))
-	}
-	if err := k.file.Close(); err != nil {
-		errs = append(errs, fmt.Errorf("close lock file: %w", err))
-	}
-	if err := k.mem.Unlock(); err != nil {
-		errs = append(errs, err)
-	}
-	k.state, k.file, k.stop, k.done = unlocked, nil, nil, nil
-	if len(errs) > 0 {
-		return fmt.Errorf("filestore: unlock %q: %w", k.id, errors.Join(errs...))
-	}
-	return nil
+		// Removing the lock file while still holding its flock is safe: a
+		// waiter that opened it finds, once it gets the flock, that the path
+		// no longer names its file, and starts over (see flock). If the path
+		// names another file already, it belongs to someone else and stays.
+		if same, err := isSameFile(k.file, k.lockPath); err != nil {
+			errs = append(errs, fmt.Errorf("check lock file: %w", err))
+		} else if same {
+			if err := os.Remove(k.lockPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, fmt.Errorf("remove lock file: %w", err))
+			}
+		}
+		if err := unflock(k.file); err != nil {
+			errs = append(errs, fmt.Errorf("release flock: %w", err))
+		}
+		if err := k.file.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close lock file: %w", err))
+		}
+		if err := k.mem.Unlock(); err != nil {
+			errs = append(errs, err)
+		}
+		k.file = nil
+		return errors.Join(errs...)
+	})
 }
 
 // isSameFile reports whether the open file f is still the file at path.

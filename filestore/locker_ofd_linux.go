@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/tusgo/tus"
-	"github.com/tusgo/tus/memorylocker"
 )
 
 // Open file description locks (fcntl F_OFD_*, Linux 3.15 and later). Like
@@ -137,40 +136,17 @@ func (t *ofdTable) conflict(start int64) (bool, error) {
 
 // ofdLock is one lock of a FileLocker using OFD locks.
 type ofdLock struct {
+	lockLife
 	locker *FileLocker
-	id     string
 	start  int64
 	mem    tus.Lock
-
-	mu    sync.Mutex // guards the fields below
-	state lockState
-	stop  chan struct{}
-	done  chan struct{}
 }
 
 // Lock acquires the lock: first in this process, then across processes. A
 // holder in another process is asked to let go within about
 // ReleaseCheckInterval. See fileLock.Lock for the contract.
 func (k *ofdLock) Lock(ctx context.Context, releaseRequested func()) error {
-	k.mu.Lock()
-	if k.state != unlocked {
-		k.mu.Unlock()
-		return fmt.Errorf("filestore: lock %q: already held or being acquired by this Lock", k.id)
-	}
-	k.state = acquiring
-	k.mu.Unlock()
-
-	release := atMostOnce(releaseRequested)
-	err := k.acquire(ctx, release)
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if err != nil {
-		k.state = unlocked
-		return err
-	}
-	k.state, k.stop, k.done = locked, make(chan struct{}), make(chan struct{})
-	go k.watch(release, k.stop, k.done)
-	return nil
+	return k.lock(ctx, releaseRequested, k.acquire, k.watch)
 }
 
 // acquire takes the in-process lock and then the range lock, read-locking
@@ -231,20 +207,9 @@ func (k *ofdLock) watch(release func(), stop <-chan struct{}, done chan<- struct
 // Unlock stops watching for release requests, releases the range lock and
 // then the in-process lock.
 func (k *ofdLock) Unlock() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.state != locked {
-		return fmt.Errorf("filestore: unlock %q: %w", k.id, memorylocker.ErrNotLocked)
-	}
-	close(k.stop)
-	<-k.done
-	err := k.locker.ofd.release(k.start, k.locker.ofd.held)
-	err = errors.Join(err, k.mem.Unlock())
-	k.state, k.stop, k.done = unlocked, nil, nil
-	if err != nil {
-		return fmt.Errorf("filestore: unlock %q: %w", k.id, err)
-	}
-	return nil
+	return k.unlock(func() error {
+		return errors.Join(k.locker.ofd.release(k.start, k.locker.ofd.held), k.mem.Unlock())
+	})
 }
 
 var _ tus.Lock = (*ofdLock)(nil)
@@ -254,5 +219,5 @@ func (t *ofdTable) close() error { return t.file.Close() }
 
 // newOFDLock returns an unacquired OFD lock for id.
 func (l *FileLocker) newOFDLock(id string, mem tus.Lock) tus.Lock {
-	return &ofdLock{locker: l, id: id, start: rangeOf(id), mem: mem}
+	return &ofdLock{lockLife: lockLife{id: id}, locker: l, start: rangeOf(id), mem: mem}
 }
