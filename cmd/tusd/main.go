@@ -298,8 +298,8 @@ func useDir(composer *tus.StoreComposer, dir string) ([]any, error) {
 	return []any{"dir", store.Dir()}, nil
 }
 
-// useS3 puts the S3 store and an in-memory locker into composer. It does
-// not contact S3: a wrong bucket or credentials show in the first request.
+// useS3 puts the S3 store and an in-memory locker into composer, after
+// checking that the bucket can be reached.
 func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logger *slog.Logger) ([]any, func() error, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -329,6 +329,13 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logge
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	// Fail at startup, not at the first upload, if the bucket cannot be
+	// reached (missing, wrong credentials or endpoint).
+	hctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := client.HeadBucket(hctx, &s3.HeadBucketInput{Bucket: aws.String(so.bucket)}); err != nil {
+		return nil, nil, fmt.Errorf("S3 bucket %q cannot be reached: %w", so.bucket, err)
 	}
 	store.UseIn(composer)
 	memorylocker.New().UseIn(composer)

@@ -467,3 +467,21 @@ func waitForParts(t *testing.T, client *s3.Client, bucket, key string, partSize 
 		}
 	}
 }
+
+// TestRunS3MissingBucket refuses to start when the bucket cannot be
+// reached, naming it, instead of failing the first upload.
+func TestRunS3MissingBucket(t *testing.T) {
+	for _, srv := range s3test.Servers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			isolateAWS(t)
+			t.Setenv("AWS_ACCESS_KEY_ID", srv.AccessKey)
+			t.Setenv("AWS_SECRET_ACCESS_KEY", srv.SecretKey)
+			var logs bytes.Buffer
+			err := run(context.Background(), []string{"-s3-bucket", "tus-no-such-bucket", "-s3-endpoint", srv.Endpoint, "-port", "0"}, &logs,
+				func(string) { t.Error("server started") })
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `S3 bucket "tus-no-such-bucket" cannot be reached`)
+			assert.NotContains(t, logs.String(), "tusd listening")
+		})
+	}
+}
