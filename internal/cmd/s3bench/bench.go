@@ -374,9 +374,9 @@ func diff(after, before map[string]int64) map[string]int64 {
 	return d
 }
 
-// sum returns the total of the counts.
-func sum(m map[string]int64) int64 {
-	var t int64
+// sum returns the total of m's values (call counts, or their averages).
+func sum[N int64 | float64](m map[string]N) N {
+	var t N
 	for _, n := range m {
 		t += n
 	}

@@ -259,7 +259,7 @@ func (rep *report) writeText(w io.Writer) error {
 			for _, op := range sortedOps(t.CallsPerPatch) {
 				row("  "+op, "", fmt.Sprintf("%.3f", t.CallsPerPatch[op]))
 			}
-			row("S3 calls of the POST", "", fmt.Sprintf("%.0f", total(t.CallsPerPost)))
+			row("S3 calls of the POST", "", fmt.Sprintf("%.0f", sum(t.CallsPerPost)))
 			for _, op := range sortedOps(t.CallsPerPost) {
 				row("  "+op, "", fmt.Sprintf("%.0f", t.CallsPerPost[op]))
 			}
@@ -283,15 +283,6 @@ func (rep *report) writeText(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
-}
-
-// total returns the sum of m's values.
-func total(m map[string]float64) float64 {
-	var t float64
-	for _, v := range m {
-		t += v
-	}
-	return t
 }
 
 // count formats m[op] for a per-upload row, or "-" if m has no entry.
