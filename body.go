@@ -120,18 +120,27 @@ func (b *bodyReader) interrupted() error {
 // interrupt ends the body at the latest after grace: reads go on until then,
 // so bytes the client sent before it vanished, already waiting in the
 // connection's buffers, are still stored; then Read fails with cause. It
-// may be called from any goroutine, also after the request finished.
-func (b *bodyReader) interrupt(cause error, grace time.Duration) {
+// may be called from any goroutine, also after the request finished. It
+// reports whether this call interrupted the body (false once the request
+// finished or after an earlier interruption).
+func (b *bodyReader) interrupt(cause error, grace time.Duration) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.finished || b.cause != nil {
-		return
+		return false
 	}
 	b.cause = cause
 	// Bound (or wake) a Read blocked on the connection.
 	if b.rc.SetReadDeadline(time.Now().Add(grace)) == nil {
 		b.deadline = true
 	}
+	return true
+}
+
+// stopped returns the Event.StopUpload that interrupted the body, or nil.
+func (b *bodyReader) stopped() *stopError {
+	se, _ := b.interrupted().(*stopError)
+	return se
 }
 
 // finish ends the reader's use of the connection: later interruptions are

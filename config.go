@@ -3,6 +3,7 @@ package tus
 import (
 	"errors"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
@@ -68,6 +69,14 @@ type Config struct {
 	// request; return an *Error (for example ErrAccessDenied) to choose the
 	// status. Use it for per-user authorisation.
 	AccessCallback func(event AccessEvent) error
+
+	// ErrorObserver, if set, is told of every error response: its status
+	// and the code of the protocol error (ERR_INTERNAL_SERVER_ERROR for
+	// failures that are not protocol errors; for a response a callback
+	// shaped, the code of the error it returned, or ERR_CALLBACK_REJECTED).
+	// It runs on the request path and must return quickly; use it for
+	// metrics.
+	ErrorObserver func(r *http.Request, status int, code string)
 }
 
 // CorsConfig configures cross-origin resource sharing.

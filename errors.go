@@ -90,8 +90,8 @@ var (
 	// ErrBodyRead (400): the request body broke off; the bytes received
 	// before are stored.
 	ErrBodyRead = NewError(http.StatusBadRequest, "ERR_READ_BODY", "the request body broke off; the bytes received before are stored")
-	// ErrUploadStopped (400): the server stopped the upload on purpose, for
-	// example at shutdown; the bytes read so far are stored.
+	// ErrUploadStopped (400): the server stopped the upload on purpose
+	// (Event.StopUpload); the upload is terminated if the store supports it.
 	ErrUploadStopped = NewError(http.StatusBadRequest, "ERR_UPLOAD_STOPPED", "upload was stopped by the server")
 	// ErrChecksumMismatch (460): the chunk's checksum did not match; the chunk
 	// was not stored.

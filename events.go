@@ -20,7 +20,30 @@ const (
 type Event struct {
 	Type EventType
 	HookEvent
+
+	// body is the request body being read, for StopUpload (progress events).
+	body *bodyReader
 }
+
+// StopUpload stops the request that produced this progress event: it reads
+// no more of its body, the upload is terminated (deleted) if the store
+// supports termination, and the client is answered with resp, or, if
+// resp.StatusCode is zero, with ErrUploadStopped (400) and resp's headers. It
+// may be called from any goroutine. It reports whether the request was
+// still reading its body; false means the stop came too late (the request
+// ended, or this is not a progress event) and nothing changed.
+func (e Event) StopUpload(resp HTTPResponse) bool {
+	if e.body == nil {
+		return false
+	}
+	return e.body.interrupt(&stopError{resp: resp}, 0)
+}
+
+// stopError is the cause of a body read ended by Event.StopUpload.
+type stopError struct{ resp HTTPResponse }
+
+func (e *stopError) Error() string { return ErrUploadStopped.Error() }
+func (e *stopError) Unwrap() error { return ErrUploadStopped }
 
 // Subscription receives events from a Handler. Read C until you Close the
 // subscription.

@@ -1,6 +1,7 @@
 package tus
 
 import (
+	"log/slog"
 	"net/http"
 )
 
@@ -140,7 +141,7 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 		br.onProgress = func(read int64) {
 			pi := info
 			pi.Offset = start + read
-			h.events.emit(r.Context(), Event{Type: EventProgress, HookEvent: newHookEvent(r, pi)})
+			h.events.emit(r.Context(), Event{Type: EventProgress, HookEvent: newHookEvent(r, pi), body: br})
 		}
 	}
 	src, err := newVerifyingReader(br, r)
@@ -156,6 +157,11 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 		br.onProgress(n)
 	}
 	if werr != nil {
+		if se := br.stopped(); se != nil {
+			// Stopped on purpose by a progress event's subscriber.
+			h.terminateStopped(r, up, info)
+			return info, HTTPResponse{}, &callbackError{resp: se.resp, err: se}
+		}
 		if br.failed && asError(werr) == nil {
 			// The client broke off: not a server fault.
 			werr = &bodyReadError{err: werr}
@@ -175,6 +181,22 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 	}
 	resp, err := h.finishUpload(r, up, info)
 	return info, resp, err
+}
+
+// terminateStopped deletes an upload stopped by Event.StopUpload, if the
+// store supports termination; otherwise the bytes read stay and the upload
+// can be resumed. The caller holds the upload's lock.
+func (h *Handler) terminateStopped(r *http.Request, up Upload, info FileInfo) {
+	if !h.composer.UsesTerminater() {
+		return
+	}
+	if err := h.composer.Terminater.AsTerminatableUpload(up).Terminate(detach(r.Context())); err != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "terminating a stopped upload failed",
+			slog.String("id", info.ID), slog.String("error", err.Error()))
+		return
+	}
+	h.unfinished.Delete(info.ID)
+	h.events.emit(r.Context(), Event{Type: EventTerminated, HookEvent: newHookEvent(r, info)})
 }
 
 // bodyReadError is a WriteChunk failure caused by the request body breaking

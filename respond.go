@@ -35,8 +35,20 @@ func (h *Handler) sendError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.String("request_id", rid), slog.String("method", r.Method),
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	}
+	h.observeError(r, e.Status, e.Code)
 	writeText(w, r, e.Status, e.Error())
 }
+
+// observeError tells Config.ErrorObserver of an error response.
+func (h *Handler) observeError(r *http.Request, status int, code string) {
+	if h.cfg.ErrorObserver != nil {
+		h.cfg.ErrorObserver(r, status, code)
+	}
+}
+
+// codeCallbackRejected is the code reported to Config.ErrorObserver for a
+// callback's response that carries no protocol error.
+const codeCallbackRejected = "ERR_CALLBACK_REJECTED"
 
 // writeText sends a one-line plain-text response.
 func writeText(w http.ResponseWriter, r *http.Request, status int, msg string) {
@@ -51,22 +63,28 @@ func writeText(w http.ResponseWriter, r *http.Request, status int, msg string) {
 }
 
 // sendCallbackError answers a request refused by a callback: with the
-// callback's response if it set a status, else like sendError.
+// callback's response if it set a status, else like sendError; the
+// callback's headers are sent either way.
 func (h *Handler) sendCallbackError(w http.ResponseWriter, r *http.Request, resp HTTPResponse, err error) {
+	for k, v := range resp.Header {
+		w.Header().Set(k, v)
+	}
 	if resp.StatusCode == 0 {
 		h.sendError(w, r, err)
 		return
 	}
-	for k, v := range resp.Header {
-		w.Header().Set(k, v)
+	body, code := resp.Body, codeCallbackRejected
+	e := asError(err)
+	if e != nil {
+		code = e.Code
 	}
-	body := resp.Body
 	if body == "" {
 		body = http.StatusText(resp.StatusCode) + "\n"
-		if e := asError(err); e != nil {
+		if e != nil {
 			body = e.Error() + "\n"
 		}
 	}
+	h.observeError(r, resp.StatusCode, code)
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}

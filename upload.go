@@ -2,6 +2,7 @@ package tus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -123,7 +124,8 @@ func (e *callbackError) Unwrap() error { return e.err }
 
 // respondError answers with a callback's response if err carries one.
 func (h *Handler) respondError(w http.ResponseWriter, r *http.Request, err error) {
-	if ce, ok := err.(*callbackError); ok {
+	var ce *callbackError
+	if errors.As(err, &ce) {
 		h.sendCallbackError(w, r, ce.resp, ce.err)
 		return
 	}
