@@ -90,7 +90,8 @@ func TestPreUploadCreateCallbackChanges(t *testing.T) {
 	e := newMockEnv(t, withConfig(func(c *tus.Config) {
 		c.PreUploadCreateCallback = func(event tus.HookEvent) (tus.HTTPResponse, tus.FileInfoChanges, error) {
 			ev = event
-			return tus.HTTPResponse{}, tus.FileInfoChanges{ID: "user-42_upload-7", MetaData: tus.MetaData{"owner": "42"}}, nil
+			return tus.HTTPResponse{Header: map[string]string{"X-Owner": "42"}},
+				tus.FileInfoChanges{ID: "user-42_upload-7", MetaData: tus.MetaData{"owner": "42"}}, nil
 		}
 	}))
 	up, seen := e.expectNew()
@@ -102,6 +103,7 @@ func TestPreUploadCreateCallbackChanges(t *testing.T) {
 	eq(t, "status", w.Code, http.StatusCreated)
 	eq(t, "Location", w.Header().Get("Location"), "http://"+testHost+"/files/user-42_upload-7")
 	eq(t, "Upload-Offset", w.Header().Get("Upload-Offset"), "3")
+	eq(t, "callback's header", w.Header().Get("X-Owner"), "42")
 	eq(t, "store ID", seen.ID, "user-42_upload-7")
 	if !reflect.DeepEqual(seen.MetaData, tus.MetaData{"owner": "42"}) {
 		t.Errorf("store metadata = %v, want the callback's", seen.MetaData)

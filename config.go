@@ -54,7 +54,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	// PreUploadCreateCallback runs before an upload is created. It may
-	// reject the request, or change the ID and metadata. See HookEvent.
+	// reject the request, or change the ID and metadata; when it accepts,
+	// its HTTPResponse is merged into the 201 response. See HookEvent.
 	PreUploadCreateCallback func(event HookEvent) (HTTPResponse, FileInfoChanges, error)
 	// PreFinishResponseCallback runs after the last byte is stored and
 	// before the response is sent; its HTTPResponse is merged into it, and an

@@ -45,12 +45,14 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 		h.sendError(w, r, err)
 		return
 	}
+	var createResp HTTPResponse // merged into a successful response
 	if cb := h.cfg.PreUploadCreateCallback; cb != nil {
 		resp, changes, err := cb(newHookEvent(r, info))
 		if err != nil {
 			h.sendCallbackError(w, r, resp, err)
 			return
 		}
+		createResp = resp
 		if changes.ID != "" {
 			if !ValidID(changes.ID) {
 				h.sendError(w, r, fmt.Errorf("PreUploadCreateCallback changed the ID to an invalid one: %q", changes.ID))
@@ -121,7 +123,12 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.setExpires(w, info)
-	status, body := applyResponse(w, resp, http.StatusCreated)
+	status, body := applyResponse(w, createResp, http.StatusCreated)
+	// The finish callback's response comes last and wins.
+	status, finishBody := applyResponse(w, resp, status)
+	if finishBody != "" {
+		body = finishBody
+	}
 	finishResponse(w, r, status, body)
 }
 
