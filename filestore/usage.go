@@ -1,0 +1,91 @@
+package filestore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+
+	"github.com/tusgo/tus"
+)
+
+// Usage returns the number of bytes the store's uploads take up, as
+// limitedstore counts them: for every upload with a known length its Size
+// (the bytes it holds and the bytes it will still receive), and for every
+// upload whose length is deferred the bytes its data file holds. It
+// implements limitedstore.UsageReporter.
+//
+// An upload is an info file whose name is a valid upload ID followed by
+// ".info"; temporary files, lock files and data files without an info file
+// are not counted, and neither are the info files themselves. An info file
+// that cannot be parsed counts with the size of its data file, the bytes it
+// is known to hold. The result is a snapshot: uploads created, written or
+// terminated while Usage runs may or may not be counted. ctx is checked
+// before each upload.
+func (s *FileStore) Usage(ctx context.Context) (int64, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return 0, fmt.Errorf("filestore: usage: %w", err)
+	}
+	var total int64
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), infoSuffix)
+		if !ok || !tus.ValidID(id) || !e.Type().IsRegular() {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return 0, fmt.Errorf("filestore: usage: %w", err)
+		}
+		n, err := s.uploadUsage(id)
+		if err != nil {
+			return 0, fmt.Errorf("filestore: usage: %w", err)
+		}
+		total += n
+		if total < 0 {
+			return 0, fmt.Errorf("filestore: usage: total overflows int64 at upload %q", id)
+		}
+	}
+	return total, nil
+}
+
+// uploadUsage returns what upload id counts for Usage. An upload whose files
+// vanish meanwhile (it was terminated) counts 0.
+func (s *FileStore) uploadUsage(id string) (int64, error) {
+	held, err := s.dataSize(id)
+	if err != nil {
+		return 0, err
+	}
+	raw, err := os.ReadFile(s.infoPath(id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("upload %q: read info file: %w", id, err)
+	}
+	info, err := decodeInfo(raw)
+	if err != nil || info.ID != id || info.Size < 0 {
+		// Unusable, but its bytes are still on disk.
+		return held, nil
+	}
+	if info.SizeIsDeferred {
+		return held, nil
+	}
+	return max(info.Size, held), nil
+}
+
+// dataSize returns the size of the data file of id, or 0 if it is missing.
+func (s *FileStore) dataSize(id string) (int64, error) {
+	fi, err := os.Stat(s.dataPath(id))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("upload %q: %w", id, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return 0, nil
+	}
+	return fi.Size(), nil
+}
