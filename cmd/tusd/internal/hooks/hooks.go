@@ -1,0 +1,215 @@
+// Package hooks runs tusd's hooks: programs (file hooks) or HTTP endpoints
+// (HTTP hooks) that are told of upload events and may shape or refuse the
+// requests behind them.
+//
+// The wire format is that of the reference server tusd v2, so existing hook
+// scripts and endpoints keep working. A hook receives a Request as JSON (on
+// stdin for a file hook, as the POST body for an HTTP hook) and may answer
+// with a Response as JSON (on stdout, or as the response body); every field
+// of the answer is optional and an empty answer accepts.
+//
+// Blocking hooks (pre-create, pre-finish, pre-terminate, pre-access) run on
+// the request path through the callbacks of tus.Config, installed by
+// Dispatcher.Configure. A blocking hook that fails (cannot run, exits
+// non-zero, times out, answers with invalid JSON, or an HTTP hook that
+// cannot be reached or answers with an error status) fails the request with
+// 500; the cause is logged, never sent to the client.
+//
+// Post hooks (post-create, post-receive, post-finish, post-terminate) run
+// from a subscription to the handler's events (Dispatcher.Start) on a fixed
+// pool of workers behind a bounded queue, so they never delay a client.
+package hooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/tusgo/tus"
+)
+
+// Type names a hook event, spelled as tusd spells it; it is also the name
+// of the program a file hook runs.
+type Type string
+
+// Hook types.
+const (
+	// PreCreate runs before an upload is created (blocking). It may reject
+	// the creation or change the upload's ID and metadata.
+	PreCreate Type = "pre-create"
+	// PostCreate runs after an upload is created.
+	PostCreate Type = "post-create"
+	// PostReceive runs as bytes of an upload arrive, at most once per
+	// tus.Config.ProgressInterval per request, and when a request's body
+	// ends. It may stop the upload.
+	PostReceive Type = "post-receive"
+	// PreFinish runs after the last byte is stored and before the response
+	// is sent (blocking); its HTTPResponse is merged into the response.
+	PreFinish Type = "pre-finish"
+	// PostFinish runs after an upload is complete.
+	PostFinish Type = "post-finish"
+	// PreTerminate runs before an upload is deleted (blocking) and may
+	// reject the deletion.
+	PreTerminate Type = "pre-terminate"
+	// PostTerminate runs after an upload is deleted.
+	PostTerminate Type = "post-terminate"
+	// PreAccess runs on every request that names an upload, and on the
+	// creation of one (blocking); it may refuse the request.
+	PreAccess Type = "pre-access"
+)
+
+// allTypes lists every hook type in the order of an upload's life.
+var allTypes = []Type{PreAccess, PreCreate, PostCreate, PostReceive, PreFinish, PostFinish, PreTerminate, PostTerminate}
+
+// AllTypes returns every hook type.
+func AllTypes() []Type { return append([]Type(nil), allTypes...) }
+
+// DefaultEnabled returns the hook types enabled by default, as in tusd:
+// pre-create, post-create, post-receive, post-terminate and post-finish.
+func DefaultEnabled() []Type {
+	return []Type{PreCreate, PostCreate, PostReceive, PostTerminate, PostFinish}
+}
+
+// Blocking reports whether hooks of type t run on the request path and can
+// change its outcome.
+func (t Type) Blocking() bool {
+	switch t {
+	case PreCreate, PreFinish, PreTerminate, PreAccess:
+		return true
+	}
+	return false
+}
+
+// valid reports whether t is a known hook type.
+func (t Type) valid() bool {
+	for _, v := range allTypes {
+		if v == t {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseTypes parses a comma-separated list of hook types, as given to
+// tusd's -hooks-enabled-events flag. Spaces around names and empty items
+// are ignored, duplicates are kept once, and an empty list enables no
+// hook. An unknown name is an error that lists the valid ones.
+func ParseTypes(csv string) ([]Type, error) {
+	var types []Type
+	seen := make(map[Type]bool)
+	for _, item := range strings.Split(csv, ",") {
+		t := Type(strings.TrimSpace(item))
+		if t == "" || seen[t] {
+			continue
+		}
+		if !t.valid() {
+			return nil, fmt.Errorf("unknown hook event %q; valid events are %s", t, joinTypes(allTypes))
+		}
+		seen[t] = true
+		types = append(types, t)
+	}
+	return types, nil
+}
+
+// joinTypes returns types as a comma-separated list.
+func joinTypes(types []Type) string {
+	s := make([]string, len(types))
+	for i, t := range types {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ",")
+}
+
+// Request is what a hook receives, as JSON: the hook's type and the event.
+type Request struct {
+	// Type is the hook's type.
+	Type Type `json:"Type"`
+	// Event describes what happened.
+	Event Event `json:"Event"`
+}
+
+// Event is the event a hook is told of.
+type Event struct {
+	// Upload is the upload's state. For pre-create it is the upload about
+	// to be created.
+	Upload tus.FileInfo `json:"Upload"`
+	// HTTPRequest is the request that caused the event.
+	HTTPRequest tus.HTTPRequest `json:"HTTPRequest"`
+	// Access is set for pre-access hooks only.
+	Access *Access `json:"Access,omitempty"`
+}
+
+// Access describes what a request wants of an upload, for pre-access
+// hooks.
+type Access struct {
+	// Mode is "read" (reading the offset, downloading, or using a partial
+	// upload in a concatenation) or "write" (creating, writing or
+	// terminating), as in tusd.
+	Mode string `json:"Mode"`
+	// Action is the finer-grained tus.AccessEvent action ("create",
+	// "read-offset", "write", "download", "terminate" or "concatenate");
+	// tusd does not send it.
+	Action string `json:"Action"`
+	// Files holds the upload the request names.
+	Files []tus.FileInfo `json:"Files"`
+}
+
+// Access modes.
+const (
+	ModeRead  = "read"
+	ModeWrite = "write"
+)
+
+// Response is a hook's answer, decoded from JSON. Every field is optional;
+// the zero Response accepts. Fields a hook type does not use are ignored.
+type Response struct {
+	// HTTPResponse shapes the client's response: merged into it when the
+	// request goes on, used as it when a hook rejects it.
+	HTTPResponse tus.HTTPResponse `json:"HTTPResponse"`
+	// RejectUpload refuses the creation (pre-create).
+	RejectUpload bool `json:"RejectUpload"`
+	// ChangeFileInfo changes the upload about to be created (pre-create).
+	ChangeFileInfo FileInfoChanges `json:"ChangeFileInfo"`
+	// StopUpload stops the upload and terminates it (post-receive).
+	StopUpload bool `json:"StopUpload"`
+	// RejectTermination refuses the termination (pre-terminate).
+	RejectTermination bool `json:"RejectTermination"`
+	// RejectAccess refuses the request (pre-access).
+	RejectAccess bool `json:"RejectAccess"`
+}
+
+// FileInfoChanges are the changes a pre-create hook may ask for.
+type FileInfoChanges struct {
+	// ID, if not empty, replaces the generated upload ID.
+	ID string `json:"ID"`
+	// MetaData, if not nil, replaces the upload's metadata.
+	MetaData tus.MetaData `json:"MetaData"`
+	// Storage is accepted for compatibility with tusd but not supported:
+	// the stores choose where uploads go. A hook that sets it gets a
+	// warning in the log.
+	Storage map[string]string `json:"Storage"`
+}
+
+// Backend invokes hooks. Invoke runs the hook for req.Type and returns its
+// answer; it must be safe for concurrent use and return when ctx ends. An
+// error means the hook failed (and is logged and counted by the
+// Dispatcher), except ErrNoHook.
+type Backend interface {
+	Invoke(ctx context.Context, req Request) (Response, error)
+}
+
+// ErrNoHook is returned by a Backend that has no hook for the request's
+// type (a file hook whose program does not exist). The Dispatcher treats it
+// as an empty answer and does not count it as an invocation.
+var ErrNoHook = errors.New("hooks: no hook for this event")
+
+// Protocol errors sent to clients when a hook refuses a request.
+var (
+	// ErrUploadRejected (400): a pre-create hook rejected the upload.
+	ErrUploadRejected = tus.NewError(http.StatusBadRequest, "ERR_UPLOAD_REJECTED", "upload creation was rejected by the server")
+	// ErrTerminationRejected (400): a pre-terminate hook rejected the
+	// termination.
+	ErrTerminationRejected = tus.NewError(http.StatusBadRequest, "ERR_UPLOAD_TERMINATION_REJECTED", "upload termination was rejected by the server")
+)
