@@ -17,83 +17,184 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+// noEnv is a getenv with no TUSD_ variables.
+func noEnv(string) string { return "" }
+
+// defaults are the options without flags or variables.
+func defaults(t *testing.T) options {
+	t.Helper()
+	o, err := parseFlags(nil, noEnv, io.Discard)
+	require.NoError(t, err)
+	return o
+}
+
 func TestParseFlags(t *testing.T) {
+	def := defaults(t)
+	assert.Equal(t, "./data", def.dir)
+	assert.Equal(t, 1080, def.port)
+	assert.Equal(t, "/files/", def.basePath)
+	assert.Equal(t, 10*time.Second, def.shutdownTimeout)
+	assert.True(t, def.exposeMetrics)
+	assert.Equal(t, "pre-create,post-create,post-receive,post-terminate,post-finish", def.hooks.enabledEvents)
+
 	tests := []struct {
 		args    []string
-		want    options
+		want    func(o *options)
 		wantErr string
 	}{
-		{args: nil, want: options{dir: "./data", host: "0.0.0.0", port: 1080, basePath: "/files/"}},
 		{args: []string{"-dir", "/srv/up", "-host", "127.0.0.1", "-port", "0", "-base-path", "uploads", "-max-size", "100"},
-			want: options{dir: "/srv/up", host: "127.0.0.1", port: 0, basePath: "/uploads/", maxSize: 100}},
+			want: func(o *options) {
+				o.dir, o.host, o.port, o.basePath, o.maxSize = "/srv/up", "127.0.0.1", 0, "/uploads/", 100
+			}},
 		{args: []string{"-max-size", "-1"}, wantErr: "-max-size"},
+		{args: []string{"-store-size", "-1"}, wantErr: "-store-size must not be negative"},
 		{args: []string{"-port", "70000"}, wantErr: "-port"},
 		{args: []string{"extra"}, wantErr: "unexpected argument"},
 		{args: []string{"-nope"}, wantErr: "not defined"},
+		{args: []string{"-expiration", "-1s"}, wantErr: "-expiration must not be negative"},
+		{args: []string{"-shutdown-timeout", "soon"}, wantErr: `invalid value "soon" for flag -shutdown-timeout`},
+
+		// Listening.
+		{args: []string{"-tls-certificate", "c.pem"}, wantErr: "-tls-certificate and -tls-key go together"},
+		{args: []string{"-tls-mode", "ssl3"}, wantErr: `-tls-mode "ssl3"`},
+		{args: []string{"-unix-sock", "/run/tusd.sock", "-behind-proxy", "-enable-h2c"},
+			want: func(o *options) { o.unixSock, o.behindProxy, o.h2c = "/run/tusd.sock", true, true }},
+
+		// CORS.
+		{args: []string{"-cors-allow-origin", "(["}, wantErr: "-cors-allow-origin is not a regular expression"},
+		{args: []string{"-cors-allow-credentials"}, wantErr: "-cors-allow-credentials needs a -cors-allow-origin"},
+		{args: []string{"-cors-allow-credentials", "-cors-allow-origin", `https://app\.example\.com`},
+			want: func(o *options) { o.cors.allowCredentials, o.cors.allowOrigin = true, `https://app\.example\.com` }},
+
+		// Hooks.
+		{args: []string{"-hooks-http", "ftp://x"}, wantErr: `-hooks-http "ftp://x" is not an http:// or https:// URL`},
+		{args: []string{"-hooks-http", "http://u:secret@x/", "-hooks-dir", "."}, wantErr: "-hooks-dir and -hooks-http exclude each other"},
+		{args: []string{"-hooks-dir", "/no/such/dir"}, wantErr: "-hooks-dir"},
+		{args: []string{"-hooks-enabled-events", "pre-create,pre-lunch"}, wantErr: "-hooks-enabled-events"},
+		{args: []string{"-hooks-http-retry", "-1"}, wantErr: "-hooks-http-retry must not be negative"},
+
+		// Metrics and operations.
+		{args: []string{"-metrics-path", "metrics"}, wantErr: "-metrics-path"},
+		{args: []string{"-metrics-path", "/files/metrics"}, wantErr: "lies under -base-path"},
+		{args: []string{"-log-format", "xml"}, wantErr: "-log-format"},
+		{args: []string{"-version", "-port", "70000"}, want: func(o *options) { o.version, o.port = true, 70000 }},
 
 		// S3.
-		{args: []string{"-s3-bucket", "up"}, want: options{dir: "./data", host: "0.0.0.0", port: 1080, basePath: "/files/", s3: s3Options{bucket: "up"}}},
+		{args: []string{"-s3-bucket", "up"}, want: func(o *options) { o.s3.bucket = "up" }},
 		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://127.0.0.1:9000", "-s3-object-prefix", "tus/",
 			"-s3-part-size", "5242880", "-s3-min-part-size", "1048576", "-s3-max-parts", "1000",
 			"-s3-concurrent-part-uploads", "2", "-s3-disable-part-copy", "-s3-disable-content-hashes", "-port", "0"},
-			want: options{dir: "./data", host: "0.0.0.0", port: 0, basePath: "/files/", s3: s3Options{
-				bucket: "up", endpoint: "http://127.0.0.1:9000", objectPrefix: "tus/", partSize: 5 << 20,
-				minPartSize: 1 << 20, maxParts: 1000, concurrentPartUploads: 2, disablePartCopy: true, disableContentHashes: true}}},
-		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "https://acct.r2.cloudflarestorage.com"},
-			want: options{dir: "./data", host: "0.0.0.0", port: 1080, basePath: "/files/", s3: s3Options{bucket: "up", endpoint: "https://acct.r2.cloudflarestorage.com"}}},
+			want: func(o *options) {
+				o.port = 0
+				o.s3 = s3Options{bucket: "up", endpoint: "http://127.0.0.1:9000", objectPrefix: "tus/", partSize: 5 << 20,
+					minPartSize: 1 << 20, maxParts: 1000, concurrentPartUploads: 2, disablePartCopy: true, disableContentHashes: true}
+			}},
 		{args: []string{"-s3-bucket", "up", "-s3-part-size", "-1"}, wantErr: "-s3-part-size must not be negative"},
-		{args: []string{"-s3-bucket", "up", "-s3-min-part-size", "-1"}, wantErr: "-s3-min-part-size must not be negative"},
 		{args: []string{"-s3-bucket", "up", "-s3-max-parts", "-1"}, wantErr: "-s3-max-parts must not be negative"},
-		{args: []string{"-s3-bucket", "up", "-s3-concurrent-part-uploads", "-2"}, wantErr: "-s3-concurrent-part-uploads must not be negative"},
 		{args: []string{"-s3-bucket", "up", "-s3-part-size", "5MiB"}, wantErr: `invalid value "5MiB" for flag -s3-part-size`},
-		{args: []string{"-s3-bucket", "up", "-s3-max-parts", "1.5"}, wantErr: `invalid value "1.5" for flag -s3-max-parts`},
 		{args: []string{"-s3-bucket", "up", "-s3-disable-part-copy=maybe"}, wantErr: `invalid boolean value "maybe" for -s3-disable-part-copy`},
 		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "127.0.0.1:9000"}, wantErr: "-s3-endpoint \"127.0.0.1:9000\" is not an http:// or https:// URL"},
-		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "ftp://host"}, wantErr: "is not an http:// or https:// URL"},
-		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://"}, wantErr: "is not an http:// or https:// URL"},
 		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://key:secret@host"}, wantErr: "-s3-endpoint must not contain credentials"},
 		{args: []string{"-s3-bucket", "a/b"}, wantErr: "not a bucket name"},
 		{args: []string{"-s3-bucket", "up", "-dir", "/srv/up"}, wantErr: "-dir and -s3-bucket exclude each other"},
 		{args: []string{"-s3-endpoint", "http://127.0.0.1:9000"}, wantErr: "-s3-endpoint needs -s3-bucket"},
-		{args: []string{"-s3-part-size", "5242880"}, wantErr: "-s3-part-size needs -s3-bucket"},
 		{args: []string{"-s3-disable-part-copy"}, wantErr: "-s3-disable-part-copy needs -s3-bucket"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			got, err := parseFlags(tc.args, io.Discard)
+			got, err := parseFlags(tc.args, noEnv, io.Discard)
 			if tc.wantErr != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), tc.wantErr)
+				assert.NotContains(t, err.Error(), "secret", "an error names a secret")
 				return
 			}
 			require.NoError(t, err)
-			assert.Equal(t, tc.want, got)
+			want := def
+			tc.want(&want)
+			assert.Equal(t, want, got)
 		})
 	}
 }
 
-// TestHelp checks that -help describes every flag and how S3 is set up,
-// and that run treats it as success.
+// TestEnvironment sets flags through TUSD_ variables: the command line wins,
+// an empty variable counts as unset, and a bad value names its variable.
+func TestEnvironment(t *testing.T) {
+	env := map[string]string{
+		"TUSD_MAX_SIZE": "1000", "TUSD_PORT": "9999", "TUSD_DISABLE_DOWNLOAD": "true",
+		"TUSD_EXPIRATION": "36h", "TUSD_HOOKS_ENABLED_EVENTS": "pre-create", "TUSD_BASE_PATH": "",
+		"TUSD_CORS_ALLOW_ORIGIN": `https://a\.example`,
+	}
+	getenv := func(k string) string { return env[k] }
+	o, err := parseFlags([]string{"-port", "0"}, getenv, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1000), o.maxSize)
+	assert.Equal(t, 0, o.port, "the command line wins")
+	assert.True(t, o.disableDownload)
+	assert.Equal(t, 36*time.Hour, o.expiration)
+	assert.Equal(t, "pre-create", o.hooks.enabledEvents)
+	assert.Equal(t, "/files/", o.basePath, "an empty variable is unset")
+	assert.Equal(t, `https://a\.example`, o.cors.allowOrigin)
+
+	env["TUSD_NETWORK_TIMEOUT"] = "forever"
+	_, err = parseFlags(nil, getenv, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `invalid value "forever" of TUSD_NETWORK_TIMEOUT for -network-timeout`)
+
+	// Checks apply to variables as to flags.
+	delete(env, "TUSD_NETWORK_TIMEOUT")
+	env["TUSD_S3_ENDPOINT"] = "http://127.0.0.1:9000"
+	_, err = parseFlags(nil, getenv, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "-s3-endpoint needs -s3-bucket")
+}
+
+// TestHelp checks that -help lists every flag exactly once, under a group,
+// with its environment variable, and explains S3 and the variables; run
+// treats it as success.
 func TestHelp(t *testing.T) {
 	var out bytes.Buffer
-	_, err := parseFlags([]string{"-help"}, &out)
+	_, err := parseFlags([]string{"-help"}, noEnv, &out)
 	require.ErrorIs(t, err, flag.ErrHelp)
 	help := out.String()
-	for _, name := range []string{"dir", "host", "port", "base-path", "max-size",
-		"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size",
-		"s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes"} {
-		assert.Regexp(t, `(?m)^  -`+regexp.QuoteMeta(name)+`( |$)`, help, "flag -%s", name)
+
+	var o options
+	fs := newFlagSet(&o, io.Discard)
+	grouped := map[string]string{}
+	for _, g := range flagGroups {
+		for _, name := range g.names {
+			require.NotNil(t, fs.Lookup(name), "group %q lists -%s, which is not defined", g.title, name)
+			require.Empty(t, grouped[name], "-%s is in two groups", name)
+			grouped[name] = g.title
+		}
+		assert.Contains(t, help, "\n"+g.title+":\n")
 	}
+	n := 0
+	fs.VisitAll(func(f *flag.Flag) {
+		n++
+		assert.NotEmpty(t, grouped[f.Name], "-%s is in no group of -help", f.Name)
+		assert.Regexp(t, `(?m)^  -`+regexp.QuoteMeta(f.Name)+`( |$)`, help, "flag -%s", f.Name)
+		assert.Contains(t, help, "[env "+envName(f.Name)+"]")
+	})
+	assert.Greater(t, n, 45)
 	// The flag list is the whole truth: nothing listed that is not defined.
-	assert.Len(t, regexp.MustCompile(`(?m)^  -`).FindAllString(help, -1), 14)
+	assert.Len(t, regexp.MustCompile(`(?m)^  -`).FindAllString(help, -1), n)
 	for _, s := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "us-east-1",
-		"one tusd per bucket", "shared locker", "path-style"} {
+		"one tusd per bucket", "shared locker", "path-style", "TUSD_S3_BUCKET", `(default "/files/")`} {
 		assert.Contains(t, help, s)
 	}
 
 	out.Reset()
-	require.NoError(t, run(context.Background(), []string{"-help"}, &out, nil))
+	require.NoError(t, run(context.Background(), []string{"-help"}, noEnv, io.Discard, &out, nil))
 	assert.Contains(t, out.String(), "-s3-bucket")
+}
+
+// TestVersion prints the version to stdout and starts nothing.
+func TestVersion(t *testing.T) {
+	var out, logs bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-version"}, noEnv, &out, &logs, func(string) { t.Error("server started") }))
+	assert.Regexp(t, `^tusd \S+ .*go1\.\d+`, out.String())
+	assert.Empty(t, logs.String())
 }
 
 // TestRunS3BadOptions checks that S3 settings the store refuses stop tusd
@@ -101,7 +202,7 @@ func TestHelp(t *testing.T) {
 func TestRunS3BadOptions(t *testing.T) {
 	isolateAWS(t)
 	var logs bytes.Buffer
-	err := run(context.Background(), []string{"-s3-bucket", "up", "-s3-min-part-size", "6000000000", "-port", "0"}, &logs,
+	err := run(context.Background(), []string{"-s3-bucket", "up", "-s3-min-part-size", "6000000000", "-port", "0"}, noEnv, io.Discard, &logs,
 		func(string) { t.Error("server started") })
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "MinPartSize")
@@ -132,11 +233,12 @@ func TestServe(t *testing.T) {
 	done := make(chan error, 1)
 	var logs bytes.Buffer
 	go func() {
-		done <- run(ctx, []string{"-dir", dir, "-host", "127.0.0.1", "-port", "0", "-max-size", "1000"}, &logs, func(a string) { addrc <- a })
+		done <- run(ctx, []string{"-dir", dir, "-host", "127.0.0.1", "-port", "0", "-max-size", "1000"}, noEnv, io.Discard, &logs,
+			func(a string) { addrc <- a })
 	}()
-	var addr string
+	var base string
 	select {
-	case addr = <-addrc:
+	case base = <-addrc:
 	case err := <-done:
 		t.Fatalf("server stopped: %v", err)
 	case <-time.After(10 * time.Second):
@@ -145,7 +247,7 @@ func TestServe(t *testing.T) {
 
 	// Both /files and /files/ create uploads.
 	for _, path := range []string{"/files/", "/files"} {
-		req, _ := http.NewRequest(http.MethodPost, "http://"+addr+path, nil)
+		req, _ := http.NewRequest(http.MethodPost, base+path, nil)
 		req.Header.Set("Tus-Resumable", "1.0.0")
 		req.Header.Set("Upload-Length", "5")
 		res, err := http.DefaultClient.Do(req)
@@ -153,7 +255,7 @@ func TestServe(t *testing.T) {
 		res.Body.Close()
 		require.Equal(t, http.StatusCreated, res.StatusCode, path)
 		loc := res.Header.Get("Location")
-		assert.True(t, strings.HasPrefix(loc, "http://"+addr+"/files/"), loc)
+		assert.True(t, strings.HasPrefix(loc, base+"/files/"), loc)
 
 		req, _ = http.NewRequest(http.MethodPatch, loc, strings.NewReader("hello"))
 		req.Header.Set("Tus-Resumable", "1.0.0")
@@ -170,12 +272,12 @@ func TestServe(t *testing.T) {
 	}
 
 	// -max-size is announced and enforced.
-	req, _ := http.NewRequest(http.MethodOptions, "http://"+addr+"/files/", nil)
+	req, _ := http.NewRequest(http.MethodOptions, base+"/files/", nil)
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	res.Body.Close()
 	assert.Equal(t, "1000", res.Header.Get("Tus-Max-Size"))
-	req, _ = http.NewRequest(http.MethodPost, "http://"+addr+"/files/", nil)
+	req, _ = http.NewRequest(http.MethodPost, base+"/files/", nil)
 	req.Header.Set("Tus-Resumable", "1.0.0")
 	req.Header.Set("Upload-Length", "1001")
 	res, err = http.DefaultClient.Do(req)
