@@ -1,7 +1,6 @@
 package tus
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -34,56 +33,19 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if info.ID, err = NewID(); err != nil {
-		h.sendError(w, r, err)
-		return
-	}
-	if h.cfg.Expiration > 0 {
-		info.ExpiresAt = time.Now().Add(h.cfg.Expiration).UTC().Truncate(time.Second)
-	}
-	if err := h.checkAccess(r, info, ActionCreate); err != nil {
-		h.sendError(w, r, err)
-		return
-	}
-	if cb := h.cfg.PreUploadCreateCallback; cb != nil {
-		resp, changes, err := cb(newHookEvent(r, info))
-		if err != nil {
-			h.sendCallbackError(w, r, resp, err)
-			return
-		}
-		if changes.ID != "" {
-			if !ValidID(changes.ID) {
-				h.sendError(w, r, fmt.Errorf("PreUploadCreateCallback changed the ID to an invalid one: %q", changes.ID))
-				return
-			}
-			info.ID = changes.ID
-		}
-		if changes.MetaData != nil {
-			info.MetaData = changes.MetaData
-		}
-	}
-
 	// Writing the first bytes or concatenating happens under the lock, so
 	// no other request sees the upload half-made. An upload created empty
 	// needs none: nobody knows its ID yet.
-	var hl *heldLock
-	if withBody || info.IsFinal {
-		if hl, err = h.lockUpload(r, info.ID); err != nil {
-			h.sendError(w, r, err)
-			return
-		}
-		defer h.unlock(r, hl)
-	}
-
-	ctx := r.Context()
-	up, err := h.composer.Core.NewUpload(ctx, info)
+	up, info, hl, err := h.newUpload(r, info, withBody || info.IsFinal)
 	if err != nil {
-		h.sendError(w, r, err)
+		h.respondError(w, r, err)
 		return
+	}
+	if hl != nil {
+		defer h.unlock(r, hl)
 	}
 	hdr := w.Header()
 	hdr.Set("Location", h.uploadURL(r, info.ID))
-	h.events.emit(ctx, Event{Type: EventCreated, HookEvent: newHookEvent(r, info)})
 
 	var resp HTTPResponse
 	switch {
@@ -98,10 +60,9 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 			hdr.Set("Upload-Offset", formatInt(info.Offset))
 		}
 	case withBody:
-		info, resp, err = h.writeBody(w, r, hl, up, info)
+		info, resp, err = h.writeBody(w, r, hl, up, info, nil)
 		hdr.Set("Upload-Offset", formatInt(info.Offset))
-		var broke *bodyReadError
-		if errors.As(err, &broke) || errors.Is(err, ErrReadTimeout) || errors.Is(err, ErrUploadInterrupted) {
+		if bodyBroke(err) {
 			// The upload exists and holds what arrived: a client still
 			// listening resumes from Upload-Offset.
 			err = nil
@@ -123,6 +84,54 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 	h.setExpires(w, info)
 	status, body := applyResponse(w, resp, http.StatusCreated)
 	finishResponse(w, r, status, body)
+}
+
+// newUpload creates the upload info describes, for both protocols: it
+// assigns the ID and expiry, checks access, runs PreUploadCreateCallback,
+// takes the upload's lock if lock is set (the caller then unlocks it),
+// creates the upload in the store and emits EventCreated. A rejection by the
+// callback is a *callbackError, for respondError.
+func (h *Handler) newUpload(r *http.Request, info FileInfo, lock bool) (Upload, FileInfo, *heldLock, error) {
+	var err error
+	if info.ID, err = NewID(); err != nil {
+		return nil, info, nil, err
+	}
+	if h.cfg.Expiration > 0 {
+		info.ExpiresAt = time.Now().Add(h.cfg.Expiration).UTC().Truncate(time.Second)
+	}
+	if err := h.checkAccess(r, info, ActionCreate); err != nil {
+		return nil, info, nil, err
+	}
+	if cb := h.cfg.PreUploadCreateCallback; cb != nil {
+		resp, changes, err := cb(newHookEvent(r, info))
+		if err != nil {
+			return nil, info, nil, &callbackError{resp: resp, err: err}
+		}
+		if changes.ID != "" {
+			if !ValidID(changes.ID) {
+				return nil, info, nil, fmt.Errorf("PreUploadCreateCallback changed the ID to an invalid one: %q", changes.ID)
+			}
+			info.ID = changes.ID
+		}
+		if changes.MetaData != nil {
+			info.MetaData = changes.MetaData
+		}
+	}
+	var hl *heldLock
+	if lock {
+		if hl, err = h.lockUpload(r, info.ID); err != nil {
+			return nil, info, nil, err
+		}
+	}
+	up, err := h.composer.Core.NewUpload(r.Context(), info)
+	if err != nil {
+		if hl != nil {
+			h.unlock(r, hl)
+		}
+		return nil, info, nil, err
+	}
+	h.events.emit(r.Context(), Event{Type: EventCreated, HookEvent: newHookEvent(r, info)})
+	return up, info, hl, nil
 }
 
 // parseCreation reads the creation headers into the upload to create. For a
