@@ -51,6 +51,13 @@ type Config struct {
 	Cors *CorsConfig
 	// Logger receives the handler's logs; nil discards them.
 	Logger *slog.Logger
+	// DisableIETFDrafts turns off the IETF resumable upload protocol
+	// (draft-ietf-httpbis-resumable-upload, interop versions 3 to 8). It is
+	// on by default: a request that carries Upload-Draft-Interop-Version and
+	// no Tus-Resumable is served by that protocol, over the same stores,
+	// locks, callbacks and events as tus 1.0. With it set, such requests
+	// are refused like any request without Tus-Resumable.
+	DisableIETFDrafts bool
 
 	// PreUploadCreateCallback runs before an upload is created. It may
 	// reject the request, or change the ID and metadata. See HookEvent.

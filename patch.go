@@ -11,7 +11,14 @@ import (
 // application/offset+octet-stream, 460 on a checksum mismatch (nothing of
 // the chunk is kept). Bytes read before a broken connection, a read timeout
 // or an interruption by a newer request are stored and counted.
+//
+// A request marked by Middleware as IETF (Upload-Draft-Interop-Version) is
+// served as that protocol's append instead.
 func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
+	if v, ok := ietfFrom(r); ok {
+		h.ietfAppend(w, r, v)
+		return
+	}
 	if !isOffsetOctetStream(r.Header.Get("Content-Type")) {
 		h.sendError(w, r, ErrInvalidContentType)
 		return

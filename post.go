@@ -10,7 +10,14 @@ import (
 // first bytes (creation-with-upload), with a deferred length
 // (creation-defer-length), or as a partial or final upload (concatenation).
 // It answers 201 Created with the upload's Location.
+//
+// A request marked by Middleware as IETF (Upload-Draft-Interop-Version) is
+// served as that protocol's upload creation instead.
 func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
+	if v, ok := ietfFrom(r); ok {
+		h.ietfCreate(w, r, v)
+		return
+	}
 	info, partials, pinfos, err := h.parseCreation(r)
 	if err != nil {
 		h.sendError(w, r, err)
