@@ -36,6 +36,12 @@ type Client struct {
 	// MaxFailures is how many failed requests in a row end the upload (20
 	// if zero).
 	MaxFailures int
+	// ExpectContinue makes a creation with content wait for the server
+	// before sending it (Expect: 100-continue; give the HTTP transport an
+	// ExpectContinueTimeout). A server that announces the upload in a 104
+	// before it reads the content lets the client learn the URL before any
+	// content is sent, as the drafts suggest a client may wait for it.
+	ExpectContinue bool
 	// RetryCreation lets the client repeat a creation that failed before
 	// it learnt the upload's URL, as the draft allows where the application
 	// does; otherwise such a failure ends the upload.
@@ -232,6 +238,9 @@ func (u *upload) create(ctx context.Context) (state, error) {
 		h.Set("Upload-Length", strconv.FormatInt(u.size, 10))
 	}
 	h.Set("Content-Type", "application/octet-stream")
+	if u.c.ExpectContinue && end > 0 {
+		h.Set("Expect", "100-continue")
+	}
 	st, err := u.send(ctx, http.MethodPost, u.target, h, 0, end, true)
 	if err == nil && st.status/100 == 2 {
 		if loc := st.header.Get("Location"); loc != "" && u.uploadURL() == "" {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tusgo/tus/internal/cutproxy"
 )
@@ -171,6 +172,32 @@ func TestUploadThroughCuts(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// Waiting for 100 Continue, the client learns the URL from the 104 sent
+// before it: one creation is enough, whatever the cuts.
+func TestExpectContinueOneCreation(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 64<<10)
+	fs := &fakeServer{v: 8, uploads: map[string]*fakeUpload{}}
+	srv := httptest.NewServer(fs)
+	defer srv.Close()
+	p, err := cutproxy.New(strings.TrimPrefix(srv.URL, "http://"), 64<<10, 128<<10, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	c := &Client{Version: 8, ExpectContinue: true, MaxFailures: 100,
+		HTTP: &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}}}
+	res, err := c.Upload(context.Background(), "http://"+p.Addr()+"/up", bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Creations != 1 {
+		t.Errorf("%d creations, want 1", res.Creations)
+	}
+	if u := fs.only(); u == nil || !bytes.Equal(u.data, data) {
+		t.Fatal("the server does not hold the data byte for byte")
 	}
 }
 
