@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -155,8 +156,11 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, e *Error,
 
 // send104 sends a 104 (Upload Resumption Supported) informational response
 // with the interop version and the given header pairs, which are not left
-// in the final response's headers. The write is bounded by the network
-// timeout, so a client that stopped reading cannot hold the request.
+// in the final response's headers. Its write deadline is the server's, as
+// for every other write: setting one here would lift an http.Server
+// WriteTimeout for the rest of the request. A 104 is small and progress
+// ones come at most every Config.ProgressInterval, so a client that stops
+// reading fills no socket buffer with them.
 func (h *Handler) send104(w http.ResponseWriter, v ietfVersion, pairs ...string) {
 	hdr := w.Header()
 	saved := make(map[string][]string, len(pairs)/2+1)
@@ -168,12 +172,7 @@ func (h *Handler) send104(w http.ResponseWriter, v ietfVersion, pairs ...string)
 		}
 		hdr.Set(k, pairs[i+1])
 	}
-	rc := http.NewResponseController(w)
-	deadline := h.cfg.NetworkTimeout > 0 && rc.SetWriteDeadline(time.Now().Add(h.cfg.NetworkTimeout)) == nil
 	w.WriteHeader(StatusUploadResumptionSupported)
-	if deadline {
-		_ = rc.SetWriteDeadline(time.Time{})
-	}
 	for k, old := range saved {
 		if old == nil {
 			hdr.Del(k)
@@ -197,7 +196,7 @@ func (h *Handler) ietfProgress(w http.ResponseWriter, v ietfVersion) func(int64)
 // Content-Type as filetype and the Content-Disposition filename as filename.
 func representationMetadata(r *http.Request) MetaData {
 	meta := MetaData{}
-	if ct := r.Header.Get("Content-Type"); ct != "" && len(ct) <= 255 {
+	if ct := r.Header.Get("Content-Type"); ct != "" && len(ct) <= 255 && !isOffsetOctetStream(ct) && !strings.HasPrefix(ct, PartialUploadType) {
 		meta["filetype"] = ct
 	}
 	if cd := r.Header.Get("Content-Disposition"); cd != "" {

@@ -98,6 +98,8 @@ func (h *Handler) ietfCheckLength(r *http.Request, v ietfVersion, up Upload, inf
 		return info, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(info.Size))
 	case !info.SizeIsDeferred && r.ContentLength > info.Size-info.Offset:
 		return info, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+	case info.SizeIsDeferred && h.cfg.MaxSize > 0 && r.ContentLength > h.cfg.MaxSize-info.Offset:
+		return info, ErrMaxSizeExceeded
 	}
 	return info, nil
 }
