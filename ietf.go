@@ -103,13 +103,15 @@ func ttl(info FileInfo) int64 {
 }
 
 // ietfError answers an IETF request with err. info, if not nil, is the
-// upload's state (its offset is sent); provided is the Upload-Offset the
-// request gave. Errors that have a problem type in the client's draft are
+// upload's state (its offset and completeness are sent, as draft -06 asks
+// of every append response); provided is the Upload-Offset the request
+// gave. Errors that have a problem type in the client's draft are
 // sent as application/problem+json.
 func (h *Handler) ietfError(w http.ResponseWriter, r *http.Request, v ietfVersion, err error, info *FileInfo, provided int64) {
 	hdr := w.Header()
 	if info != nil {
 		hdr.Set("Upload-Offset", formatInt(info.Offset))
+		hdr.Set(v.completeHeader(), v.completeValue(info.IsComplete()))
 	}
 	e := asError(err)
 	switch {

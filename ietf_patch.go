@@ -46,7 +46,7 @@ func (h *Handler) ietfAppendLocked(w http.ResponseWriter, r *http.Request, v iet
 	if !ok {
 		return nil, info, 0, resp, ErrInvalidOffset
 	}
-	complete, err := ietfComplete(r, v, v >= 8)
+	complete, err := ietfComplete(r, v, v.requiresComplete())
 	if err != nil {
 		return nil, info, offset, resp, err
 	}
@@ -135,7 +135,7 @@ func (h *Handler) ietfHead(w http.ResponseWriter, r *http.Request, v ietfVersion
 }
 
 // ietfNoStateHeaders refuses offset retrieval and cancellation requests
-// that carry upload state, which drafts up to -08 forbid.
+// that carry upload state, which drafts up to -05 forbid.
 func ietfNoStateHeaders(r *http.Request, v ietfVersion) error {
 	if !v.rejectsStateHeaders() {
 		return nil

@@ -357,6 +357,7 @@ func TestIETFPerVersion(t *testing.T) {
 			loc := e.wantCreated(e.create("abc", 3, false, nil), 3, false)
 			res := e.appendTo(loc, 1, "x", false, nil)
 			eq(t, "409 Upload-Offset", res.hdr.Get("Upload-Offset"), "3")
+			eq(t, "409 complete", e.isComplete(res), false)
 			if p := e.wantProblem(res, http.StatusConflict, 6, "mismatching-upload-offset"); p != nil {
 				eq(t, "expected-offset", p["expected-offset"], any(3.0))
 				eq(t, "provided-offset", p["provided-offset"], any(1.0))
@@ -436,7 +437,7 @@ func TestIETFPerVersion(t *testing.T) {
 		}},
 		{"Cancel", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			loc := e.wantCreated(e.create("abc", 3, false, nil), 3, false)
-			if e.v <= 7 {
+			if e.v <= 6 {
 				res := e.do(http.MethodDelete, loc, nil, 0, hdr{"Upload-Offset": "3"})
 				eq(t, "DELETE with Upload-Offset", res.status, http.StatusBadRequest)
 			}
@@ -448,7 +449,7 @@ func TestIETFPerVersion(t *testing.T) {
 			loc := e.wantCreated(e.create("abc", 3, false, nil), 3, false)
 			res := e.do(http.MethodHead, loc, nil, 0, hdr{"Upload-Offset": "3"})
 			want := http.StatusBadRequest
-			if e.v >= 8 {
+			if e.v >= 7 {
 				want = http.StatusNoContent
 			}
 			eq(t, "HEAD with Upload-Offset", res.status, want)
@@ -482,9 +483,9 @@ func TestIETFPerVersion(t *testing.T) {
 			switch {
 			case e.v == 3: // the last append omits Upload-Incomplete
 				e.wantAppended(res, 6, true)
-			case e.v <= 7: // drafts -02 to -08 show appends without it that do not complete
+			case e.v <= 6: // drafts -02 to -05 show appends without it that do not complete
 				e.wantAppended(res, 6, false)
-			default: // required by the newest drafts
+			default: // required from draft -06
 				eq(t, "status", res.status, http.StatusBadRequest)
 			}
 		}},

@@ -16,10 +16,10 @@ import (
 //	                    (expires=), problem types for a mismatching offset
 //	                    and a completed upload; -05 adds Upload-Length
 //	7  drafts -06..-08  Upload-Limit max-age= (was expires=), problem type
-//	                    for an inconsistent length, Upload-Complete in
-//	                    append responses (204)
-//	8  drafts -09..-12  Upload-Limit in every 104 and offset response,
-//	                    Upload-Complete required on appends
+//	                    for an inconsistent length, Upload-Complete required
+//	                    on appends and in their responses (204), HEAD and
+//	                    DELETE no longer refuse state headers
+//	8  drafts -09..-12  Upload-Limit in every 104 and offset response
 const (
 	// IETFMinInteropVersion is the oldest interop version served.
 	IETFMinInteropVersion = 3
@@ -90,8 +90,13 @@ func (v ietfVersion) appendStatus() int {
 
 // rejectsStateHeaders reports whether offset retrieval and cancellation
 // must refuse requests carrying Upload-Offset or completeness (drafts up to
-// -08; later drafts dropped the rule).
-func (v ietfVersion) rejectsStateHeaders() bool { return v <= 7 }
+// -05; -06 dropped the rule).
+func (v ietfVersion) rejectsStateHeaders() bool { return v <= 6 }
+
+// requiresComplete reports whether appends must carry Upload-Complete
+// (draft -06 on); before, an append without it did not complete the upload
+// (in version 3, one without Upload-Incomplete did).
+func (v ietfVersion) requiresComplete() bool { return v >= 7 }
 
 // parseInteropVersion parses an Upload-Draft-Interop-Version value (a
 // structured-field Integer) and reports whether it is one we speak.
