@@ -193,9 +193,28 @@ func (h *Handler) ietfProgress(w http.ResponseWriter, v ietfVersion) func(int64)
 	return func(offset int64) { h.send104(w, v, "Upload-Offset", formatInt(offset)) }
 }
 
+// ietfMetadata returns the metadata of an IETF creation: what the request
+// says about the representation (Content-Type as filetype, the
+// Content-Disposition filename as filename, as a tus client would send
+// them), and Upload-Metadata, which tus-js-client sends in IETF mode too.
+func ietfMetadata(r *http.Request) (MetaData, error) {
+	meta, err := ParseMetadata(r.Header.Get("Upload-Metadata"))
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range representationMetadata(r) {
+		if _, set := meta[k]; !set {
+			if meta == nil {
+				meta = MetaData{}
+			}
+			meta[k] = v
+		}
+	}
+	return meta, nil
+}
+
 // representationMetadata keeps what the creation request says about the
-// representation as upload metadata, as a tus client would send it:
-// Content-Type as filetype and the Content-Disposition filename as filename.
+// representation as upload metadata.
 func representationMetadata(r *http.Request) MetaData {
 	meta := MetaData{}
 	if ct := r.Header.Get("Content-Type"); ct != "" && len(ct) <= 255 && !isOffsetOctetStream(ct) && !strings.HasPrefix(ct, PartialUploadType) {

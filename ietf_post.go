@@ -24,8 +24,12 @@ func (h *Handler) ietfCreate(w http.ResponseWriter, r *http.Request, v ietfVersi
 		h.ietfError(w, r, v, err, nil, 0)
 		return
 	}
-	info := FileInfo{MetaData: representationMetadata(r)}
-	length, err := ietfLength(r, v, 0, complete)
+	var info FileInfo
+	info.MetaData, err = ietfMetadata(r)
+	length := int64(-1)
+	if err == nil {
+		length, err = ietfLength(r, v, 0, complete)
+	}
 	switch {
 	case err != nil:
 	case length < 0 && !h.composer.UsesLengthDeferrer():

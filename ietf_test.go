@@ -269,7 +269,7 @@ func TestIETFPerVersion(t *testing.T) {
 		run  func(t *testing.T, e *ietfEnv)
 	}{
 		{"CreateWithAllContentAndLength", tus.Config{}, func(t *testing.T, e *ietfEnv) {
-			loc := e.wantCreated(e.create("hello world", 11, true, hdr{"Content-Type": "text/plain", "Content-Disposition": `inline; filename="a b.txt"`}), 11, true)
+			loc := e.wantCreated(e.create("hello world", 11, true, hdr{"Content-Type": "text/plain", "Content-Disposition": `inline; filename="a b.txt"`, "Upload-Metadata": "k dg=="}), 11, true)
 			data, finishes := e.stored(loc)
 			eq(t, "stored", data, "hello world")
 			eq(t, "finishes", finishes, 1)
@@ -280,6 +280,8 @@ func TestIETFPerVersion(t *testing.T) {
 			noErr(t, err)
 			eq(t, "filename", info.MetaData["filename"], "a b.txt")
 			eq(t, "filetype", info.MetaData["filetype"], "text/plain")
+			eq(t, "Upload-Metadata k", info.MetaData["k"], "v")
+			eq(t, "invalid Upload-Metadata", e.create("x", 1, true, hdr{"Upload-Metadata": "k,k"}).status, http.StatusBadRequest)
 		}},
 		{"CreateWithAllContentLengthAtCompletion", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			loc := e.wantCreated(e.create("hello world", -1, true, nil), 11, true)
