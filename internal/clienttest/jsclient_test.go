@@ -67,12 +67,14 @@ type result struct {
 	ResumedFrom int64  `json:"resumedFrom"`
 }
 
-// runNode runs one scenario of upload.mjs and returns its result.
-func runNode(t *testing.T, dir, scenario, endpoint, file string) result {
+// runNode runs one scenario of upload.mjs and returns its result. protocol
+// is tus-js-client's protocol option, if given.
+func runNode(t *testing.T, dir, scenario, endpoint, file string, protocol ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "upload.mjs"), scenario, endpoint, file)
+	args := append([]string{filepath.Join(dir, "upload.mjs"), scenario, endpoint, file}, protocol...)
+	cmd := exec.CommandContext(ctx, "node", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -128,4 +130,38 @@ func TestTusJSClient(t *testing.T) {
 			t.Fatalf("GET after terminate: %d, want 404", status)
 		}
 	})
+}
+
+// TestTusJSClientIETF runs tus-js-client in its IETF draft modes:
+// ietf-draft-03 speaks interop version 5, ietf-draft-05 version 6.
+func TestTusJSClientIETF(t *testing.T) {
+	dir := nodeClient(t)
+	srv := server(t)
+	want := make([]byte, 3<<20+77)
+	rand.New(rand.NewSource(2)).Read(want)
+	file := filepath.Join(t.TempDir(), "payload.bin")
+	if err := os.WriteFile(file, want, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	endpoint := srv.URL + "/files/"
+	for _, protocol := range []string{"ietf-draft-03", "ietf-draft-05"} {
+		for _, scenario := range []string{"basic", "single-request", "resume", "deferred"} {
+			t.Run(protocol+"/"+scenario, func(t *testing.T) {
+				r := runNode(t, dir, scenario, endpoint, file, protocol)
+				status, got := download(t, r.URL)
+				if status != http.StatusOK || !bytes.Equal(got, want) {
+					t.Fatalf("download after %s: status %d, %d bytes, want %d identical bytes", scenario, status, len(got), len(want))
+				}
+				if scenario == "resume" && (r.Aborted < 1<<20 || r.ResumedFrom < r.Aborted) {
+					t.Fatalf("resume: aborted at %d, resumed from %d: the client started over", r.Aborted, r.ResumedFrom)
+				}
+			})
+		}
+		t.Run(protocol+"/terminate", func(t *testing.T) {
+			r := runNode(t, dir, "terminate", endpoint, file, protocol)
+			if status, _ := download(t, r.URL); status != http.StatusNotFound {
+				t.Fatalf("GET after terminate: %d, want 404", status)
+			}
+		})
+	}
 }
