@@ -162,8 +162,12 @@ func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, e *Error,
 // for every other write: setting one here would lift an http.Server
 // WriteTimeout for the rest of the request. A 104 is small and progress
 // ones come at most every Config.ProgressInterval, so a client that stops
-// reading fills no socket buffer with them.
-func (h *Handler) send104(w http.ResponseWriter, v ietfVersion, pairs ...string) {
+// reading fills no socket buffer with them. HTTP/1.0 clients get none
+// (RFC 9110 section 15.2).
+func (h *Handler) send104(w http.ResponseWriter, r *http.Request, v ietfVersion, pairs ...string) {
+	if !r.ProtoAtLeast(1, 1) {
+		return
+	}
 	hdr := w.Header()
 	saved := make(map[string][]string, len(pairs)/2+1)
 	pairs = append(pairs, "Upload-Draft-Interop-Version", strconv.Itoa(int(v)))
@@ -186,11 +190,11 @@ func (h *Handler) send104(w http.ResponseWriter, v ietfVersion, pairs ...string)
 
 // ietfProgress returns the progress hook for writeBody: from interop
 // version 5, a 104 with the offset reached, else nil.
-func (h *Handler) ietfProgress(w http.ResponseWriter, v ietfVersion) func(int64) {
+func (h *Handler) ietfProgress(w http.ResponseWriter, r *http.Request, v ietfVersion) func(int64) {
 	if !v.progress() {
 		return nil
 	}
-	return func(offset int64) { h.send104(w, v, "Upload-Offset", formatInt(offset)) }
+	return func(offset int64) { h.send104(w, r, v, "Upload-Offset", formatInt(offset)) }
 }
 
 // ietfMetadata returns the metadata of an IETF creation: what the request

@@ -62,7 +62,7 @@ func (h *Handler) ietfCreate(w http.ResponseWriter, r *http.Request, v ietfVersi
 	if v.limits() {
 		announce = append(announce, "Upload-Limit", h.ietfLimits(v, ttl(info)))
 	}
-	h.send104(w, v, announce...)
+	h.send104(w, r, v, announce...)
 
 	info, resp, err := h.ietfWrite(w, r, v, hl, up, info, complete)
 	w.Header().Set("Location", url)
@@ -86,7 +86,7 @@ func (h *Handler) ietfWrite(w http.ResponseWriter, r *http.Request, v ietfVersio
 	var err error
 	if r.ContentLength != 0 {
 		start := info.Offset
-		info, resp, err = h.writeBody(w, r, hl, up, info, h.ietfProgress(w, v))
+		info, resp, err = h.writeBody(w, r, hl, up, info, h.ietfProgress(w, r, v))
 		switch {
 		case bodyBroke(err):
 			return info, HTTPResponse{}, nil

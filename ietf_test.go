@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tusgo/tus"
+	"github.com/tusgo/tus/memorylocker"
 )
 
 // ietfEnv is a real HTTP server over a memStore handler, spoken to in one
@@ -651,4 +652,31 @@ func TestIETFRetryFailedFinish(t *testing.T) {
 	data, finishes := e.stored(loc)
 	eq(t, "stored", data, "abcdef")
 	eq(t, "finish attempts", finishes, 2)
+}
+
+// A store without a LengthDeferrer takes IETF uploads whose length is known
+// at creation, and refuses the others clearly.
+func TestIETFStoreWithoutLengthDeferrer(t *testing.T) {
+	for _, v := range []int{3, 8} {
+		store := newMemStore()
+		c := tus.NewStoreComposer()
+		c.UseCore(store)
+		memorylocker.New().UseIn(c)
+		h, err := tus.NewHandler(tus.Config{StoreComposer: c})
+		noErr(t, err)
+		srv := httptest.NewServer(h)
+		e := &ietfEnv{t: t, v: v, h: h, store: store, srv: srv}
+
+		res := e.create("abc", 3, false, nil)
+		eq(t, "open length: status", res.status, http.StatusNotImplemented)
+		contains(t, "open length: body", res.body, "unknown length")
+		eq(t, "open length: no 104", len(res.infos), 0)
+
+		e.wantCreated(e.create("abc", 3, true, nil), 3, true)
+		if v >= 6 {
+			loc := e.wantCreated(e.create("abc", 3, false, hdr{"Upload-Length": "6"}), 3, false)
+			e.wantAppended(e.appendTo(loc, 3, "def", true, nil), 6, true)
+		}
+		srv.Close()
+	}
 }
