@@ -44,7 +44,8 @@ type Config struct {
 	// 0 means forever. Expired unfinished uploads answer 410 Gone.
 	Expiration time.Duration
 	// ProgressInterval is the least time between two progress events of one
-	// request (1 s by default).
+	// request (1 s by default). It also paces the progress 104 responses of
+	// the IETF protocol (interop version 5 on).
 	ProgressInterval time.Duration
 	// Cors configures cross-origin requests. Nil means the defaults of
 	// DefaultCorsConfig: every origin allowed, no credentials.
