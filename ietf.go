@@ -125,7 +125,7 @@ func (h *Handler) ietfError(w http.ResponseWriter, r *http.Request, v ietfVersio
 	case errors.Is(err, errIETFInconsistentLength) && v.lengthProblem():
 		h.writeProblem(w, r, e, problemInconsistentLength, "inconsistent length values for upload", nil)
 		return
-	case (errors.Is(err, ErrMaxSizeExceeded) || errors.Is(err, ErrSizeExceeded)) && v.limits():
+	case errors.Is(err, ErrMaxSizeExceeded) && v.limits():
 		// A 413 caused by the server's limits carries them.
 		var left int64
 		if info != nil {

@@ -92,6 +92,8 @@ func (h *Handler) ietfWrite(w http.ResponseWriter, r *http.Request, v ietfVersio
 			return info, HTTPResponse{}, nil
 		case errors.Is(err, ErrSizeExceeded) && !info.SizeIsDeferred:
 			return info, HTTPResponse{}, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+		case errors.Is(err, ErrSizeExceeded):
+			return info, HTTPResponse{}, ErrMaxSizeExceeded // an open length stops at MaxSize
 		case err != nil:
 			return info, resp, err
 		case info.Offset > start && info.IsComplete():

@@ -397,6 +397,15 @@ func TestIETFPerVersion(t *testing.T) {
 			loc := e.wantCreated(e.create("hello", -1, false, nil), 5, false)
 			res = e.appendTo(loc, 5, " world", false, nil)
 			eq(t, "status", res.status, http.StatusRequestEntityTooLarge)
+			// Without Content-Length, the content is stopped at MaxSize.
+			res = e.do(http.MethodPatch, loc, io.MultiReader(strings.NewReader(" world")), -1, func() hdr {
+				h := e.completion(false)
+				h["Upload-Offset"] = "5"
+				h["Content-Type"] = tus.PartialUploadType
+				return h
+			}())
+			eq(t, "chunked past MaxSize: status", res.status, http.StatusRequestEntityTooLarge)
+			contains(t, "chunked past MaxSize: body", res.body, "ERR_MAX_SIZE_EXCEEDED")
 			e.wantState(loc, 5, false, "")
 			if e.v >= 6 {
 				lim := e.head(loc).hdr.Get("Upload-Limit")
