@@ -48,6 +48,7 @@ func newUncheckedIETFEnv(t *testing.T, v int, cfg tus.Config) *ietfEnv {
 
 // ietfResp is a response with the informational responses before it.
 type ietfResp struct {
+	proto  string
 	status int
 	hdr    http.Header
 	body   string
@@ -94,7 +95,7 @@ func (e *ietfEnv) do(method, url string, body io.Reader, size int64, h hdr) ietf
 	noErr(e.t, err)
 	mu.Lock()
 	defer mu.Unlock()
-	res.status, res.hdr, res.body = resp.StatusCode, resp.Header, string(b)
+	res.proto, res.status, res.hdr, res.body = resp.Proto, resp.StatusCode, resp.Header, string(b)
 	eq(e.t, "Tus-Resumable of an IETF response", resp.Header.Get("Tus-Resumable"), "")
 	return res
 }
@@ -688,4 +689,22 @@ func TestIETFStoreWithoutLengthDeferrer(t *testing.T) {
 		}
 		srv.Close()
 	}
+}
+
+// The 104 response reaches clients over HTTP/2 too.
+func TestIETF104OverHTTP2(t *testing.T) {
+	h, store, _ := newMemHandler(t, tus.Config{ProgressInterval: time.Nanosecond})
+	srv := httptest.NewUnstartedServer(h)
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	e := &ietfEnv{t: t, v: 8, h: h, store: store, srv: srv}
+	res := e.create(strings.Repeat("x", 256<<10), -1, true, nil)
+	loc := e.wantCreated(res, 256<<10, true)
+	mustEq(t, "protocol", res.proto, "HTTP/2.0")
+	if len(res.infos) < 2 {
+		t.Errorf("%d 104 responses over HTTP/2, want the announcement and progress", len(res.infos))
+	}
+	data, _ := e.stored(loc)
+	eq(t, "stored bytes", len(data), 256<<10)
 }
