@@ -189,12 +189,21 @@ func (h *Handler) send104(w http.ResponseWriter, r *http.Request, v ietfVersion,
 }
 
 // ietfProgress returns the progress hook for writeBody: from interop
-// version 5, a 104 with the offset reached, else nil.
+// version 5, a 104 with the offset reached, else nil. The first comes one
+// Config.ProgressInterval after the request starts and the others at least
+// that far apart, so a short request gets none (some clients give up after
+// a few 1xx responses they do not read).
 func (h *Handler) ietfProgress(w http.ResponseWriter, r *http.Request, v ietfVersion) func(int64) {
 	if !v.progress() {
 		return nil
 	}
-	return func(offset int64) { h.send104(w, r, v, "Upload-Offset", formatInt(offset)) }
+	last := time.Now()
+	return func(offset int64) {
+		if now := time.Now(); now.Sub(last) >= h.cfg.ProgressInterval {
+			last = now
+			h.send104(w, r, v, "Upload-Offset", formatInt(offset))
+		}
+	}
 }
 
 // ietfMetadata returns the metadata of an IETF creation: what the request

@@ -448,6 +448,12 @@ func TestIETFPerVersion(t *testing.T) {
 				t.Errorf("no progress 104 responses to the append")
 			}
 		}},
+		{"ProgressPaced", tus.Config{ProgressInterval: time.Hour}, func(t *testing.T, e *ietfEnv) {
+			// Within one ProgressInterval, only the announcement is sent.
+			res := e.create(strings.Repeat("x", 512<<10), -1, true, nil)
+			e.wantCreated(res, 512<<10, true)
+			eq(t, "104 responses", len(res.infos), 1)
+		}},
 		{"Cancel", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			loc := e.wantCreated(e.create("abc", 3, false, nil), 3, false)
 			if e.v <= 6 {

@@ -26,7 +26,7 @@ func testIETFThroughCuttingProxy(t *testing.T, nc NewComposer) {
 		for _, chunk := range []int64{0, 1 << 20} {
 			t.Run(fmt.Sprintf("v%d/chunk%d", v, chunk), func(t *testing.T) {
 				c, composer := serve(t, nc, func(cfg *tus.Config) {
-					cfg.ProgressInterval = 20 * time.Millisecond
+					cfg.ProgressInterval = time.Nanosecond // progress 104s on every read
 				})
 				if chunk > 0 && v < 6 && !composer.UsesLengthDeferrer() {
 					t.Skip("careful creation before Upload-Length needs a length deferrer")
