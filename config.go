@@ -45,13 +45,21 @@ type Config struct {
 	// 0 means forever. Expired unfinished uploads answer 410 Gone.
 	Expiration time.Duration
 	// ProgressInterval is the least time between two progress events of one
-	// request (1 s by default).
+	// request (1 s by default). It also paces the progress 104 responses of
+	// the IETF protocol (interop version 5 on).
 	ProgressInterval time.Duration
 	// Cors configures cross-origin requests. Nil means the defaults of
 	// DefaultCorsConfig: every origin allowed, no credentials.
 	Cors *CorsConfig
 	// Logger receives the handler's logs; nil discards them.
 	Logger *slog.Logger
+	// DisableIETFDrafts turns off the IETF resumable upload protocol
+	// (draft-ietf-httpbis-resumable-upload, interop versions 3 to 8). It is
+	// on by default: a request that carries Upload-Draft-Interop-Version and
+	// no Tus-Resumable is served by that protocol, over the same stores,
+	// locks, callbacks and events as tus 1.0. With it set, such requests
+	// are refused like any request without Tus-Resumable.
+	DisableIETFDrafts bool
 
 	// PreUploadCreateCallback runs before an upload is created. It may
 	// reject the request, or change the ID and metadata; when it accepts,
@@ -114,7 +122,7 @@ func DefaultCorsConfig() *CorsConfig {
 			"Upload-Offset", "Location", "Upload-Length", "Tus-Version",
 			"Tus-Resumable", "Tus-Max-Size", "Tus-Extension",
 			"Tus-Checksum-Algorithm", "Upload-Metadata", "Upload-Defer-Length",
-			"Upload-Concat", "Upload-Expires", "Upload-Complete", "Upload-Limit",
+			"Upload-Concat", "Upload-Expires", "Upload-Complete", "Upload-Incomplete", "Upload-Limit",
 			"Upload-Draft-Interop-Version", "X-Request-ID",
 		}, ", "),
 		MaxAge: 24 * time.Hour,

@@ -7,7 +7,14 @@ import "net/http"
 // Upload-Concat and Upload-Expires, and Cache-Control: no-store. It takes
 // the upload's lock, so an older request still writing is asked to stop
 // first and the offset returned is the one a resuming PATCH must send.
+//
+// A request marked by Middleware as IETF (Upload-Draft-Interop-Version) is
+// served as that protocol's offset retrieval instead.
 func (h *Handler) HeadFile(w http.ResponseWriter, r *http.Request) {
+	if v, ok := ietfFrom(r); ok {
+		h.ietfHead(w, r, v)
+		return
+	}
 	id, err := uploadID(r)
 	if err != nil {
 		h.sendError(w, r, err)

@@ -10,7 +10,10 @@ import (
 // Middleware wraps next with what every tus request needs: a request ID,
 // X-HTTP-Method-Override, CORS (preflights are answered here), the
 // Tus-Resumable check (412 on a version we do not speak) and OPTIONS
-// discovery. Use it around the method handlers when routing by hand.
+// discovery. A request that carries Upload-Draft-Interop-Version instead of
+// Tus-Resumable is marked for the IETF resumable upload protocol (unless
+// Config.DisableIETFDrafts), which the method handlers then speak. Use it
+// around the method handlers when routing by hand.
 func (h *Handler) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hdr := w.Header()
@@ -20,6 +23,10 @@ func (h *Handler) Middleware(next http.Handler) http.Handler {
 		}
 		if h.applyCors(w, r) {
 			return // preflight answered
+		}
+		if h.isIETF(r) {
+			h.ietfMiddleware(w, r, next)
+			return
 		}
 		hdr.Set("Tus-Resumable", TusVersion)
 		if r.Method == http.MethodOptions {

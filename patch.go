@@ -1,6 +1,7 @@
 package tus
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 )
@@ -11,7 +12,14 @@ import (
 // application/offset+octet-stream, 460 on a checksum mismatch (nothing of
 // the chunk is kept). Bytes read before a broken connection, a read timeout
 // or an interruption by a newer request are stored and counted.
+//
+// A request marked by Middleware as IETF (Upload-Draft-Interop-Version) is
+// served as that protocol's append instead.
 func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
+	if v, ok := ietfFrom(r); ok {
+		h.ietfAppend(w, r, v)
+		return
+	}
 	if !isOffsetOctetStream(r.Header.Get("Content-Type")) {
 		h.sendError(w, r, ErrInvalidContentType)
 		return
@@ -73,7 +81,7 @@ func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
 	var resp HTTPResponse
 	switch {
 	case r.ContentLength != 0:
-		info, resp, err = h.writeBody(w, r, hl, up, info)
+		info, resp, err = h.writeBody(w, r, hl, up, info, nil)
 	case wasDeferred && declares && info.IsComplete():
 		// An empty PATCH that declares the length the upload already has.
 		resp, err = h.finishUpload(r, up, info)
@@ -98,6 +106,12 @@ func (h *Handler) setUploadOffset(w http.ResponseWriter, info FileInfo) {
 // declareLength sets the length of a deferred-length upload. Declaring the
 // length it already has is accepted; changing it is not.
 func (h *Handler) declareLength(r *http.Request, up Upload, info FileInfo, length int64) (FileInfo, error) {
+	return h.setLength(r, up, info, length, r.ContentLength)
+}
+
+// setLength is declareLength for a request that will still write incoming
+// bytes (-1 if unknown) after the declaration.
+func (h *Handler) setLength(r *http.Request, up Upload, info FileInfo, length, incoming int64) (FileInfo, error) {
 	if !info.SizeIsDeferred {
 		if length == info.Size {
 			return info, nil
@@ -110,7 +124,7 @@ func (h *Handler) declareLength(r *http.Request, up Upload, info FileInfo, lengt
 	if length < info.Offset {
 		return info, ErrInvalidUploadLength.WithMessage("Upload-Length is smaller than the bytes already uploaded")
 	}
-	if r.ContentLength > 0 && info.Offset+r.ContentLength > length {
+	if incoming > 0 && info.Offset+incoming > length {
 		return info, ErrSizeExceeded
 	}
 	if !h.composer.UsesLengthDeferrer() {
@@ -125,8 +139,10 @@ func (h *Handler) declareLength(r *http.Request, up Upload, info FileInfo, lengt
 
 // writeBody streams r's body into up at info.Offset and finishes the upload
 // when its last byte arrives. It returns the upload's new state; on error,
-// the state still counts every byte that was stored.
-func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock, up Upload, info FileInfo) (FileInfo, HTTPResponse, error) {
+// the state still counts every byte that was stored. progress, if not nil,
+// is told the upload's offset at most every Config.ProgressInterval while
+// the body is read.
+func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock, up Upload, info FileInfo, progress func(offset int64)) (FileInfo, HTTPResponse, error) {
 	limit := int64(-1)
 	switch {
 	case !info.SizeIsDeferred:
@@ -136,12 +152,17 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 	}
 	br := newBodyReader(w, r, limit, h.cfg.NetworkTimeout)
 	start := info.Offset
-	if h.events.active() {
+	if events := h.events.active(); events || progress != nil {
 		br.progressEvery = h.cfg.ProgressInterval
 		br.onProgress = func(read int64) {
 			pi := info
 			pi.Offset = start + read
-			h.events.emit(r.Context(), Event{Type: EventProgress, HookEvent: newHookEvent(r, pi), body: br})
+			if events {
+				h.events.emit(r.Context(), Event{Type: EventProgress, HookEvent: newHookEvent(r, pi), body: br})
+			}
+			if progress != nil {
+				progress(pi.Offset)
+			}
 		}
 	}
 	src, err := newVerifyingReader(br, r)
@@ -197,6 +218,14 @@ func (h *Handler) terminateStopped(r *http.Request, up Upload, info FileInfo) {
 	}
 	h.unfinished.Delete(info.ID)
 	h.events.emit(r.Context(), Event{Type: EventTerminated, HookEvent: newHookEvent(r, info)})
+}
+
+// bodyBroke reports whether err from writeBody means the request body broke
+// off (the client went away, stalled, or a newer request took over): the
+// bytes that arrived are stored, and the upload can be resumed.
+func bodyBroke(err error) bool {
+	var broke *bodyReadError
+	return errors.As(err, &broke) || errors.Is(err, ErrReadTimeout) || errors.Is(err, ErrUploadInterrupted)
 }
 
 // bodyReadError is a WriteChunk failure caused by the request body breaking

@@ -1,7 +1,6 @@
 package tus
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -11,7 +10,14 @@ import (
 // first bytes (creation-with-upload), with a deferred length
 // (creation-defer-length), or as a partial or final upload (concatenation).
 // It answers 201 Created with the upload's Location.
+//
+// A request marked by Middleware as IETF (Upload-Draft-Interop-Version) is
+// served as that protocol's upload creation instead.
 func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
+	if v, ok := ietfFrom(r); ok {
+		h.ietfCreate(w, r, v)
+		return
+	}
 	info, partials, pinfos, err := h.parseCreation(r)
 	if err != nil {
 		h.sendError(w, r, err)
@@ -34,58 +40,19 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	if info.ID, err = NewID(); err != nil {
-		h.sendError(w, r, err)
-		return
-	}
-	if h.cfg.Expiration > 0 {
-		info.ExpiresAt = time.Now().Add(h.cfg.Expiration).UTC().Truncate(time.Second)
-	}
-	if err := h.checkAccess(r, info, ActionCreate); err != nil {
-		h.sendError(w, r, err)
-		return
-	}
-	var createResp HTTPResponse // merged into a successful response
-	if cb := h.cfg.PreUploadCreateCallback; cb != nil {
-		resp, changes, err := cb(newHookEvent(r, info))
-		if err != nil {
-			h.sendCallbackError(w, r, resp, err)
-			return
-		}
-		createResp = resp
-		if changes.ID != "" {
-			if !ValidID(changes.ID) {
-				h.sendError(w, r, fmt.Errorf("PreUploadCreateCallback changed the ID to an invalid one: %q", changes.ID))
-				return
-			}
-			info.ID = changes.ID
-		}
-		if changes.MetaData != nil {
-			info.MetaData = changes.MetaData
-		}
-	}
-
 	// Writing the first bytes or concatenating happens under the lock, so
 	// no other request sees the upload half-made. An upload created empty
 	// needs none: nobody knows its ID yet.
-	var hl *heldLock
-	if withBody || info.IsFinal {
-		if hl, err = h.lockUpload(r, info.ID); err != nil {
-			h.sendError(w, r, err)
-			return
-		}
-		defer h.unlock(r, hl)
-	}
-
-	ctx := r.Context()
-	up, err := h.composer.Core.NewUpload(ctx, info)
+	up, info, hl, createResp, err := h.newUpload(r, info, withBody || info.IsFinal)
 	if err != nil {
-		h.sendError(w, r, err)
+		h.respondError(w, r, err)
 		return
+	}
+	if hl != nil {
+		defer h.unlock(r, hl)
 	}
 	hdr := w.Header()
 	hdr.Set("Location", h.uploadURL(r, info.ID))
-	h.events.emit(ctx, Event{Type: EventCreated, HookEvent: newHookEvent(r, info)})
 
 	var resp HTTPResponse
 	switch {
@@ -100,10 +67,9 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 			hdr.Set("Upload-Offset", formatInt(info.Offset))
 		}
 	case withBody:
-		info, resp, err = h.writeBody(w, r, hl, up, info)
+		info, resp, err = h.writeBody(w, r, hl, up, info, nil)
 		hdr.Set("Upload-Offset", formatInt(info.Offset))
-		var broke *bodyReadError
-		if errors.As(err, &broke) || errors.Is(err, ErrReadTimeout) || errors.Is(err, ErrUploadInterrupted) {
+		if bodyBroke(err) {
 			// The upload exists and holds what arrived: a client still
 			// listening resumes from Upload-Offset.
 			err = nil
@@ -123,13 +89,69 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	h.setExpires(w, info)
+	respondCreated(w, r, createResp, resp)
+}
+
+// respondCreated sends the 201 of a creation: the pre-create callback's
+// response merged in first, then the finish callback's, which wins.
+func respondCreated(w http.ResponseWriter, r *http.Request, createResp, finishResp HTTPResponse) {
 	status, body := applyResponse(w, createResp, http.StatusCreated)
-	// The finish callback's response comes last and wins.
-	status, finishBody := applyResponse(w, resp, status)
+	status, finishBody := applyResponse(w, finishResp, status)
 	if finishBody != "" {
 		body = finishBody
 	}
 	finishResponse(w, r, status, body)
+}
+
+// newUpload creates the upload info describes, for both protocols: it
+// assigns the ID and expiry, checks access, runs PreUploadCreateCallback,
+// takes the upload's lock if lock is set (the caller then unlocks it),
+// creates the upload in the store and emits EventCreated. It returns the
+// callback's response, to merge into the 201. A rejection by the callback
+// is a *callbackError, for respondError.
+func (h *Handler) newUpload(r *http.Request, info FileInfo, lock bool) (Upload, FileInfo, *heldLock, HTTPResponse, error) {
+	var err error
+	var createResp HTTPResponse
+	if info.ID, err = NewID(); err != nil {
+		return nil, info, nil, createResp, err
+	}
+	if h.cfg.Expiration > 0 {
+		info.ExpiresAt = time.Now().Add(h.cfg.Expiration).UTC().Truncate(time.Second)
+	}
+	if err := h.checkAccess(r, info, ActionCreate); err != nil {
+		return nil, info, nil, createResp, err
+	}
+	if cb := h.cfg.PreUploadCreateCallback; cb != nil {
+		resp, changes, err := cb(newHookEvent(r, info))
+		if err != nil {
+			return nil, info, nil, createResp, &callbackError{resp: resp, err: err}
+		}
+		createResp = resp
+		if changes.ID != "" {
+			if !ValidID(changes.ID) {
+				return nil, info, nil, createResp, fmt.Errorf("PreUploadCreateCallback changed the ID to an invalid one: %q", changes.ID)
+			}
+			info.ID = changes.ID
+		}
+		if changes.MetaData != nil {
+			info.MetaData = changes.MetaData
+		}
+	}
+	var hl *heldLock
+	if lock {
+		if hl, err = h.lockUpload(r, info.ID); err != nil {
+			return nil, info, nil, createResp, err
+		}
+	}
+	up, err := h.composer.Core.NewUpload(r.Context(), info)
+	if err != nil {
+		if hl != nil {
+			h.unlock(r, hl)
+		}
+		return nil, info, nil, createResp, err
+	}
+	h.events.emit(r.Context(), Event{Type: EventCreated, HookEvent: newHookEvent(r, info)})
+	return up, info, hl, createResp, nil
 }
 
 // parseCreation reads the creation headers into the upload to create. For a

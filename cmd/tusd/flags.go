@@ -29,6 +29,7 @@ type options struct {
 
 	// Protocol.
 	maxSize              int64
+	disableIETF          bool
 	disableDownload      bool
 	disableTermination   bool
 	disableConcatenation bool
@@ -108,7 +109,7 @@ type flagGroup struct {
 // (TestHelpListsEveryFlag).
 var flagGroups = []flagGroup{
 	{"Listening", []string{"host", "port", "unix-sock", "base-path", "behind-proxy", "tls-certificate", "tls-key", "tls-mode", "enable-h2c"}},
-	{"Protocol", []string{"max-size", "disable-download", "disable-termination", "disable-concatenation", "expiration"}},
+	{"Protocol", []string{"max-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration"}},
 	{"CORS", []string{"disable-cors", "cors-allow-origin", "cors-allow-credentials", "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-max-age"}},
 	{"Storage: local disk (the default)", []string{"dir", "store-size"}},
 	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes"}},
@@ -121,7 +122,8 @@ var flagGroups = []flagGroup{
 // usageHeader comes before the flag list of -help.
 const usageHeader = `Usage: tusd [flags]
 
-Serves tus 1.0 resumable uploads at http://HOST:PORT/BASE-PATH, stored in a
+Serves resumable uploads at http://HOST:PORT/BASE-PATH, over tus 1.0 and the
+IETF resumable upload drafts (interop versions 3 to 8), stored in a
 local directory (-dir) or, with -s3-bucket, in an S3 bucket. GET / serves a
 demo page (-disable-demo turns it off) and GET /metrics Prometheus metrics.
 
@@ -161,6 +163,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.h2c, "enable-h2c", false, "also serve HTTP/2 without TLS (h2c, prior knowledge), e.g. behind a proxy speaking HTTP/2 to tusd")
 
 	fs.Int64Var(&o.maxSize, "max-size", 0, "largest upload accepted, in `bytes` (0: no limit)")
+	fs.BoolVar(&o.disableIETF, "disable-ietf-drafts", false, "serve only tus 1.0, not the IETF resumable upload drafts (interop versions 3 to 8, chosen by Upload-Draft-Interop-Version)")
 	fs.BoolVar(&o.disableDownload, "disable-download", false, "do not serve uploads with GET")
 	fs.BoolVar(&o.disableTermination, "disable-termination", false, "do not let clients delete uploads (termination extension)")
 	fs.BoolVar(&o.disableConcatenation, "disable-concatenation", false, "turn the concatenation extension off")

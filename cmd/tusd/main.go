@@ -82,6 +82,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		StoreComposer:           composer,
 		BasePath:                o.basePath,
 		MaxSize:                 o.maxSize,
+		DisableIETFDrafts:       o.disableIETF,
 		DisableDownload:         o.disableDownload,
 		DisableTermination:      o.disableTermination,
 		DisableConcatenation:    o.disableConcatenation,
@@ -137,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	attrs := []any{"address", addr + o.basePath, "version", versionString()}
 	attrs = append(attrs, storeAttrs...)
-	attrs = append(attrs, "max_size", o.maxSize, "store_size", o.storeSize, "expiration", o.expiration,
+	attrs = append(attrs, "max_size", o.maxSize, "store_size", o.storeSize, "expiration", o.expiration, "ietf_drafts", !o.disableIETF,
 		"download", !o.disableDownload, "termination", !o.disableTermination, "concatenation", !o.disableConcatenation,
 		"cors", corsSummary(o.cors), "behind_proxy", o.behindProxy, "tls", o.tlsCert != "", "h2c", o.h2c,
 		"network_timeout", o.networkTimeout, "shutdown_timeout", o.shutdownTimeout, "acquire_lock_timeout", o.acquireLockTimeout)

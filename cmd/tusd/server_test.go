@@ -175,9 +175,18 @@ func TestProtocolFlags(t *testing.T) {
 		}
 		assert.NotContains(t, strings.Split(ext, ","), "expiration")
 		assert.Empty(t, res.Header.Get("Tus-Max-Size"))
+
+		// The IETF drafts are served too: a creation with all the content.
+		res, body := do(t, httpClient, http.MethodPost, p.base, []byte("ietf!"),
+			"Upload-Draft-Interop-Version", "6", "Upload-Complete", "?1")
+		require.Equal(t, http.StatusCreated, res.StatusCode, "%s", body)
+		res, got := do(t, httpClient, http.MethodGet, res.Header.Get("Location"), nil)
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Equal(t, "ietf!", string(got))
 	})
 	t.Run("restricted", func(t *testing.T) {
-		p, _ := startLocal(t, "-max-size", "100", "-disable-download", "-disable-termination", "-disable-concatenation", "-expiration", "1h")
+		p, _ := startLocal(t, "-max-size", "100", "-disable-download", "-disable-termination", "-disable-concatenation", "-expiration", "1h",
+			"-disable-ietf-drafts")
 		res, _ := do(t, httpClient, http.MethodOptions, p.base, nil)
 		assert.Equal(t, "100", res.Header.Get("Tus-Max-Size"))
 		ext := strings.Split(res.Header.Get("Tus-Extension"), ",")
@@ -185,7 +194,9 @@ func TestProtocolFlags(t *testing.T) {
 		assert.NotContains(t, ext, "concatenation")
 		assert.Contains(t, ext, "expiration")
 
-		res, body := do(t, httpClient, http.MethodPost, p.base, nil, append(tus, "Upload-Length", "101")...)
+		res, body := do(t, httpClient, http.MethodPost, p.base, []byte("ietf!"), "Upload-Draft-Interop-Version", "6", "Upload-Complete", "?1")
+		assert.Equal(t, http.StatusPreconditionFailed, res.StatusCode, "-disable-ietf-drafts: tus only: %s", body)
+		res, body = do(t, httpClient, http.MethodPost, p.base, nil, append(tus, "Upload-Length", "101")...)
 		assert.Equal(t, http.StatusRequestEntityTooLarge, res.StatusCode, "%s", body)
 		res, body = do(t, httpClient, http.MethodPost, p.base, nil, append(tus, "Upload-Concat", "partial", "Upload-Length", "5")...)
 		assert.Equal(t, http.StatusBadRequest, res.StatusCode, "%s", body)

@@ -67,12 +67,14 @@ type result struct {
 	ResumedFrom int64  `json:"resumedFrom"`
 }
 
-// runNode runs one scenario of upload.mjs and returns its result.
-func runNode(t *testing.T, dir, scenario, endpoint, file string) result {
+// runNode runs one scenario of upload.mjs and returns its result. protocol
+// is tus-js-client's protocol option, if given.
+func runNode(t *testing.T, dir, scenario, endpoint, file string, protocol ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", filepath.Join(dir, "upload.mjs"), scenario, endpoint, file)
+	args := append([]string{filepath.Join(dir, "upload.mjs"), scenario, endpoint, file}, protocol...)
+	cmd := exec.CommandContext(ctx, "node", args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
@@ -101,18 +103,39 @@ func download(t *testing.T, url string) (int, []byte) {
 }
 
 func TestTusJSClient(t *testing.T) {
+	runScenarios(t, "", 5<<20+123, 1, "basic", "single-request", "resume", "parallel", "deferred")
+}
+
+// TestTusJSClientIETF runs tus-js-client in its IETF draft modes:
+// ietf-draft-03 speaks interop version 5, ietf-draft-05 version 6.
+func TestTusJSClientIETF(t *testing.T) {
+	for _, protocol := range []string{"ietf-draft-03", "ietf-draft-05"} {
+		t.Run(protocol, func(t *testing.T) {
+			runScenarios(t, protocol, 3<<20+77, 2, "basic", "single-request", "resume", "deferred")
+		})
+	}
+}
+
+// runScenarios uploads size pseudo-random bytes in each scenario with
+// tus-js-client speaking protocol ("" for its default, tus 1.0), checks the
+// downloads, and then terminates an upload.
+func runScenarios(t *testing.T, protocol string, size int, seed int64, scenarios ...string) {
 	dir := nodeClient(t)
 	srv := server(t)
-	want := make([]byte, 5<<20+123)
-	rand.New(rand.NewSource(1)).Read(want)
+	want := make([]byte, size)
+	rand.New(rand.NewSource(seed)).Read(want)
 	file := filepath.Join(t.TempDir(), "payload.bin")
 	if err := os.WriteFile(file, want, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	endpoint := srv.URL + "/files/"
-	for _, scenario := range []string{"basic", "single-request", "resume", "parallel", "deferred"} {
+	var proto []string
+	if protocol != "" {
+		proto = []string{protocol}
+	}
+	for _, scenario := range scenarios {
 		t.Run(scenario, func(t *testing.T) {
-			r := runNode(t, dir, scenario, endpoint, file)
+			r := runNode(t, dir, scenario, endpoint, file, proto...)
 			status, got := download(t, r.URL)
 			if status != http.StatusOK || !bytes.Equal(got, want) {
 				t.Fatalf("download after %s: status %d, %d bytes, want %d identical bytes", scenario, status, len(got), len(want))
@@ -123,7 +146,7 @@ func TestTusJSClient(t *testing.T) {
 		})
 	}
 	t.Run("terminate", func(t *testing.T) {
-		r := runNode(t, dir, "terminate", endpoint, file)
+		r := runNode(t, dir, "terminate", endpoint, file, proto...)
 		if status, _ := download(t, r.URL); status != http.StatusNotFound {
 			t.Fatalf("GET after terminate: %d, want 404", status)
 		}

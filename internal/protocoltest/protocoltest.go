@@ -56,6 +56,7 @@ func Run(t *testing.T, newComposer NewComposer) {
 		{"ReadTimeoutKeepsBytes", testReadTimeoutKeepsBytes},
 		{"Expiration", testExpiration},
 		{"PathTraversal", testPathTraversal},
+		{"IETFThroughCuttingProxy", testIETFThroughCuttingProxy},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newComposer) })

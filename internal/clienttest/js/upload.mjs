@@ -1,19 +1,22 @@
 // Drives tus-js-client (the real client, as browsers and Node apps use it)
 // against a server for the Go tests in ../jsclient_test.go.
 //
-// Usage: node upload.mjs <scenario> <endpoint> <file>
+// Usage: node upload.mjs <scenario> <endpoint> <file> [protocol]
+// protocol is tus-js-client's: tus-v1 (the default), ietf-draft-03 (interop
+// version 5) or ietf-draft-05 (interop version 6).
 // Prints one JSON line with the outcome; exits non-zero on failure.
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { Upload } from 'tus-js-client';
 
-const [scenario, endpoint, file] = process.argv.slice(2);
+const [scenario, endpoint, file, protocol = 'tus-v1'] = process.argv.slice(2);
 const data = fs.readFileSync(file);
 
 function upload(source, options) {
   return new Promise((resolve, reject) => {
     const up = new Upload(source, {
       endpoint,
+      protocol,
       retryDelays: [0, 100, 500],
       metadata: { filename: 'réport ✓.bin', filetype: 'application/octet-stream' },
       ...options,
@@ -40,6 +43,7 @@ async function main() {
       const first = await new Promise((resolve, reject) => {
         const up = new Upload(data, {
           endpoint,
+          protocol,
           chunkSize: 256 << 10,
           retryDelays: [],
           onError: reject,
@@ -76,7 +80,7 @@ async function main() {
     }
     case 'terminate': {
       const up = await upload(data.subarray(0, 1000), { chunkSize: 1 << 20 });
-      await Upload.terminate(up.url, { retryDelays: [] });
+      await Upload.terminate(up.url, { retryDelays: [], protocol });
       return { url: up.url };
     }
     default:

@@ -1,0 +1,366 @@
+// Package ietfclient is a test client for the IETF resumable upload
+// protocol (draft-ietf-httpbis-resumable-upload), written from the draft
+// texts alone for interop versions 3 to 8, independent of the server in
+// this module. It creates an upload, learns its URL from the 104 (Upload
+// Resumption Supported) informational response or the final response, and
+// after an interruption retrieves the offset with HEAD and appends the rest
+// with PATCH until the upload is complete.
+package ietfclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Client uploads with one interop version of the draft.
+type Client struct {
+	// HTTP sends the requests; nil means http.DefaultClient.
+	HTTP *http.Client
+	// Version is the interop version, 3 to 8.
+	Version int
+	// ChunkSize, if positive, makes the client create the upload empty
+	// ("careful upload creation") and append at most ChunkSize bytes per
+	// request. Otherwise the creation carries all content ("optimistic
+	// upload creation").
+	ChunkSize int64
+	// MaxFailures is how many failed requests in a row end the upload (20
+	// if zero).
+	MaxFailures int
+	// ExpectContinue makes a creation with content wait for the server
+	// before sending it (Expect: 100-continue; give the HTTP transport an
+	// ExpectContinueTimeout). A server that announces the upload in a 104
+	// before it reads the content lets the client learn the URL before any
+	// content is sent, as the drafts suggest a client may wait for it.
+	ExpectContinue bool
+	// RetryCreation lets the client repeat a creation that failed before
+	// it learnt the upload's URL, as the draft allows where the application
+	// does; otherwise such a failure ends the upload.
+	RetryCreation bool
+}
+
+// Result describes a finished upload.
+type Result struct {
+	// URL is the upload resource.
+	URL string
+	// Status is the status of the response that completed the upload (or
+	// of the offset retrieval that found it complete).
+	Status int
+	// Resumptions counts offset retrievals after interruptions.
+	Resumptions int
+	// Creations counts creation requests sent.
+	Creations int
+	// Progress holds the offsets reported in 104 responses, in order.
+	Progress []int64
+}
+
+// ErrRejected is returned when the server refuses a request with a client
+// error: the draft says not to retry then.
+var ErrRejected = errors.New("ietfclient: request rejected")
+
+// state is what a response says about the upload.
+type state struct {
+	status   int
+	offset   int64 // -1 if absent
+	complete bool
+	header   http.Header
+}
+
+// Upload uploads size bytes of data to target, resuming after failures,
+// and returns once the server reports the upload complete.
+func (c *Client) Upload(ctx context.Context, target string, data io.ReaderAt, size int64) (Result, error) {
+	if c.Version < 3 || c.Version > 8 {
+		return Result{}, fmt.Errorf("ietfclient: interop version %d is not one of 3 to 8", c.Version)
+	}
+	u := &upload{c: c, target: target, data: data, size: size}
+	return u.run(ctx)
+}
+
+// upload is one Upload call.
+type upload struct {
+	c      *Client
+	target string
+	data   io.ReaderAt
+	size   int64
+
+	mu       sync.Mutex // guards url and res.Progress, written from 1xx callbacks
+	url      string
+	res      Result
+	failures int
+}
+
+func (u *upload) run(ctx context.Context) (Result, error) {
+	for u.uploadURL() == "" {
+		st, err := u.create(ctx)
+		switch {
+		case err == nil && st.status/100 == 2 && st.complete:
+			return u.done(st.status), nil
+		case err == nil && st.status/100 == 2:
+			// Created; the rest is appended below.
+		case err == nil && st.status/100 == 4:
+			return u.result(), fmt.Errorf("%w: creation answered %d", ErrRejected, st.status)
+		case u.uploadURL() == "" && !u.c.RetryCreation:
+			return u.result(), fmt.Errorf("ietfclient: creation failed before the upload URL was known: %v (status %d)", err, st.status)
+		}
+		if u.uploadURL() == "" {
+			if ferr := u.fail(ctx, err); ferr != nil {
+				return u.result(), ferr
+			}
+		}
+	}
+	var offset int64 = -1 // unknown: retrieve it first
+	for {
+		if offset < 0 {
+			st, err := u.head(ctx)
+			switch {
+			case err == nil && st.status/100 == 2 && st.complete:
+				return u.done(st.status), nil
+			case err == nil && st.status/100 == 2 && st.offset >= 0:
+				if st.offset > u.size {
+					return u.result(), fmt.Errorf("ietfclient: server offset %d is past the %d bytes to upload", st.offset, u.size)
+				}
+				offset = st.offset
+			case err == nil && st.status/100 == 4:
+				return u.result(), fmt.Errorf("%w: offset retrieval answered %d", ErrRejected, st.status)
+			default:
+				if ferr := u.fail(ctx, err); ferr != nil {
+					return u.result(), ferr
+				}
+				continue
+			}
+		}
+		end := u.size
+		if u.c.ChunkSize > 0 && offset+u.c.ChunkSize < end {
+			end = offset + u.c.ChunkSize
+		}
+		st, err := u.append(ctx, offset, end)
+		switch {
+		case err == nil && st.status/100 == 2 && st.complete:
+			return u.done(st.status), nil
+		case err == nil && st.status/100 == 2 && st.offset == end:
+			offset = end
+			u.failures = 0
+		case err == nil && st.status/100 == 2:
+			offset = -1 // not what was sent: ask
+		case err == nil && st.status == http.StatusConflict:
+			offset = -1
+			if ferr := u.fail(ctx, fmt.Errorf("offset conflict")); ferr != nil {
+				return u.result(), ferr
+			}
+		case err == nil && st.status/100 == 4:
+			return u.result(), fmt.Errorf("%w: append answered %d", ErrRejected, st.status)
+		default:
+			offset = -1
+			if ferr := u.fail(ctx, err); ferr != nil {
+				return u.result(), ferr
+			}
+		}
+	}
+}
+
+// fail counts a failed request and waits a little before the next one.
+func (u *upload) fail(ctx context.Context, err error) error {
+	u.failures++
+	max := u.c.MaxFailures
+	if max == 0 {
+		max = 20
+	}
+	if u.failures >= max {
+		return fmt.Errorf("ietfclient: %d failed requests in a row, the last: %v", u.failures, err)
+	}
+	u.mu.Lock()
+	u.res.Resumptions++
+	u.mu.Unlock()
+	t := time.NewTimer(time.Duration(u.failures) * 5 * time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func (u *upload) uploadURL() string {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.url
+}
+
+func (u *upload) result() Result {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	r := u.res
+	r.URL = u.url
+	r.Progress = append([]int64(nil), u.res.Progress...)
+	return r
+}
+
+func (u *upload) done(status int) Result {
+	r := u.result()
+	r.Status = status
+	return r
+}
+
+// completeHeader returns the header and value telling the server whether
+// this request completes the upload: Upload-Incomplete (inverted) in
+// version 3, Upload-Complete from version 4.
+func (u *upload) completeHeader(complete bool) (string, string) {
+	if u.c.Version == 3 {
+		return "Upload-Incomplete", sfBool(!complete)
+	}
+	return "Upload-Complete", sfBool(complete)
+}
+
+// create sends the creation request: all content with completion, or none
+// in careful mode.
+func (u *upload) create(ctx context.Context) (state, error) {
+	u.mu.Lock()
+	u.res.Creations++
+	u.mu.Unlock()
+	end := u.size
+	if u.c.ChunkSize > 0 {
+		end = 0
+	}
+	h := http.Header{}
+	k, v := u.completeHeader(end == u.size)
+	h.Set(k, v)
+	if u.c.Version >= 6 {
+		h.Set("Upload-Length", strconv.FormatInt(u.size, 10))
+	}
+	h.Set("Content-Type", "application/octet-stream")
+	if u.c.ExpectContinue && end > 0 {
+		h.Set("Expect", "100-continue")
+	}
+	st, err := u.send(ctx, http.MethodPost, u.target, h, 0, end, true)
+	if err == nil && st.status/100 == 2 {
+		if loc := st.header.Get("Location"); loc != "" && u.uploadURL() == "" {
+			u.setURL(loc)
+		}
+	}
+	return st, err
+}
+
+// head retrieves the offset and completeness.
+func (u *upload) head(ctx context.Context) (state, error) {
+	return u.send(ctx, http.MethodHead, u.uploadURL(), http.Header{}, 0, 0, false)
+}
+
+// append sends the bytes from offset to end, completing the upload if end
+// is its end.
+func (u *upload) append(ctx context.Context, offset, end int64) (state, error) {
+	h := http.Header{}
+	h.Set("Upload-Offset", strconv.FormatInt(offset, 10))
+	k, v := u.completeHeader(end == u.size)
+	h.Set(k, v)
+	if u.c.Version >= 6 {
+		h.Set("Content-Type", "application/partial-upload")
+	}
+	return u.send(ctx, http.MethodPatch, u.uploadURL(), h, offset, end, false)
+}
+
+// send sends one request with the bytes from offset to end as content and
+// reads the response's state. 104 responses of our interop version give the
+// upload URL (on creation) and progress.
+func (u *upload) send(ctx context.Context, method, target string, h http.Header, offset, end int64, creation bool) (state, error) {
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
+		if code != 104 || hdr.Get("Upload-Draft-Interop-Version") != strconv.Itoa(u.c.Version) {
+			return nil // not for us: the draft says to ignore it
+		}
+		if loc := hdr.Get("Location"); loc != "" && creation {
+			u.setURL(loc)
+		}
+		if off, ok := sfInteger(hdr.Get("Upload-Offset")); ok {
+			u.mu.Lock()
+			u.res.Progress = append(u.res.Progress, off)
+			u.mu.Unlock()
+		}
+		return nil
+	}}
+	var body io.Reader
+	if method != http.MethodHead {
+		body = io.NewSectionReader(u.data, offset, end-offset)
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, target, body)
+	if err != nil {
+		return state{}, err
+	}
+	if body != nil {
+		req.ContentLength = end - offset
+		if req.ContentLength == 0 {
+			req.Body = http.NoBody
+		}
+	}
+	req.Header = h
+	req.Header.Set("Upload-Draft-Interop-Version", strconv.Itoa(u.c.Version))
+	client := u.c.HTTP
+	if client == nil {
+		client = http.DefaultClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return state{}, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		return state{}, err
+	}
+	st := state{status: resp.StatusCode, offset: -1, header: resp.Header}
+	if off, ok := sfInteger(resp.Header.Get("Upload-Offset")); ok {
+		st.offset = off
+	}
+	if u.c.Version == 3 {
+		// Version 3: complete unless Upload-Incomplete is true.
+		st.complete = resp.Header.Get("Upload-Incomplete") != "?1"
+	} else {
+		st.complete = resp.Header.Get("Upload-Complete") == "?1"
+	}
+	if name, _ := u.completeHeader(true); method != http.MethodHead && resp.StatusCode/100 == 2 && resp.Header.Get(name) == "" {
+		// Without a completeness header, a successful request that sent
+		// the last byte completed the upload.
+		st.complete = end == u.size
+	}
+	return st, nil
+}
+
+// setURL records the upload URL, resolved against the creation target.
+func (u *upload) setURL(loc string) {
+	if base, err := url.Parse(u.target); err == nil {
+		if ref, err := url.Parse(loc); err == nil {
+			loc = base.ResolveReference(ref).String()
+		}
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.url == "" {
+		u.url = loc
+	}
+}
+
+func sfBool(b bool) string {
+	if b {
+		return "?1"
+	}
+	return "?0"
+}
+
+// sfInteger parses a non-negative structured-field Integer, ignoring
+// parameters.
+func sfInteger(s string) (int64, bool) {
+	s, _, _ = strings.Cut(s, ";")
+	s = strings.TrimSpace(s)
+	if s == "" || len(s) > 15 {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil && n >= 0
+}

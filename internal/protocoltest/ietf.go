@@ -1,0 +1,68 @@
+package protocoltest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/tusgo/tus"
+	"github.com/tusgo/tus/internal/cutproxy"
+	"github.com/tusgo/tus/internal/ietfclient"
+)
+
+// testIETFThroughCuttingProxy uploads 8 MiB with the IETF draft client, in
+// every interop version, through a proxy that cuts each connection after
+// 256 KiB to 2 MiB: the client resumes with HEAD and PATCH until the upload
+// is complete, and the store must then hold exactly the bytes sent. Careful
+// creation (an empty creation, then appends of 1 MiB) runs too where the
+// store can take an upload of unknown length or the draft has Upload-Length.
+func testIETFThroughCuttingProxy(t *testing.T, nc NewComposer) {
+	want := data(8<<20+5, 31)
+	for v := tus.IETFMinInteropVersion; v <= tus.IETFMaxInteropVersion; v++ {
+		for _, chunk := range []int64{0, 1 << 20} {
+			t.Run(fmt.Sprintf("v%d/chunk%d", v, chunk), func(t *testing.T) {
+				c, composer := serve(t, nc, func(cfg *tus.Config) {
+					cfg.ProgressInterval = time.Nanosecond // progress 104s on every read
+				})
+				if chunk > 0 && v < 6 && !composer.UsesLengthDeferrer() {
+					t.Skip("careful creation before Upload-Length needs a length deferrer")
+				}
+				p, err := cutproxy.New(strings.TrimPrefix(strings.TrimSuffix(c.base, "/files/"), "http://"), 256<<10, 2<<20, uint64(v))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				// The creation waits for 100 Continue, which the server sends
+				// after the 104 with the upload's URL: a cut then never comes
+				// before the client can resume.
+				client := &ietfclient.Client{
+					Version: v, ChunkSize: chunk, ExpectContinue: true, MaxFailures: 50,
+					HTTP: &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}, Timeout: 2 * time.Minute},
+				}
+				res, err := client.Upload(context.Background(), "http://"+p.Addr()+"/files/", bytes.NewReader(want), int64(len(want)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.Cuts() == 0 || res.Resumptions == 0 {
+					t.Errorf("cuts %d, resumptions %d: the upload was never interrupted", p.Cuts(), res.Resumptions)
+				}
+				if v >= 5 && chunk == 0 && len(res.Progress) == 0 {
+					t.Errorf("no progress in 104 responses")
+				}
+				url := strings.Replace(res.URL, p.Addr(), strings.TrimPrefix(strings.TrimSuffix(c.base, "/files/"), "http://"), 1)
+				if got := c.offset(url); got != int64(len(want)) {
+					t.Fatalf("offset %d, want %d", got, len(want))
+				}
+				if composer.UsesContentServer() {
+					if got := c.download(url); !bytes.Equal(got, want) {
+						t.Fatalf("the store holds %d bytes that differ from the %d sent", len(got), len(want))
+					}
+				}
+			})
+		}
+	}
+}
