@@ -32,6 +32,7 @@ type bodyReader struct {
 	mu       sync.Mutex
 	cause    error // why the read was interrupted, if it was
 	finished bool  // the request is over; interrupting must not touch the connection
+	eof      bool  // the whole body was read: interrupting changes nothing
 	deadline bool  // a read deadline is set on the connection
 }
 
@@ -49,7 +50,11 @@ func newBodyReader(w http.ResponseWriter, r *http.Request, limit int64, timeout 
 func (b *bodyReader) Read(p []byte) (int, error) {
 	if b.limit >= 0 {
 		if b.read >= b.limit {
-			return 0, b.checkOverflow()
+			err := b.checkOverflow()
+			if err == io.EOF {
+				b.ended()
+			}
+			return 0, err
 		}
 		if rem := b.limit - b.read; int64(len(p)) > rem {
 			p = p[:rem]
@@ -69,6 +74,9 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 			b.progressAt = now
 			b.onProgress(b.read)
 		}
+	}
+	if err == io.EOF {
+		b.ended()
 	}
 	if err != nil && err != io.EOF {
 		b.failed = true
@@ -121,12 +129,12 @@ func (b *bodyReader) interrupted() error {
 // so bytes the client sent before it vanished, already waiting in the
 // connection's buffers, are still stored; then Read fails with cause. It
 // may be called from any goroutine, also after the request finished. It
-// reports whether this call interrupted the body (false once the request
-// finished or after an earlier interruption).
+// reports whether this call interrupted the body (false once the body was
+// read to its end, the request finished, or after an earlier interruption).
 func (b *bodyReader) interrupt(cause error, grace time.Duration) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.finished || b.cause != nil {
+	if b.finished || b.eof || b.cause != nil {
 		return false
 	}
 	b.cause = cause
@@ -135,6 +143,13 @@ func (b *bodyReader) interrupt(cause error, grace time.Duration) bool {
 		b.deadline = true
 	}
 	return true
+}
+
+// ended records that the body was read to its end.
+func (b *bodyReader) ended() {
+	b.mu.Lock()
+	b.eof = true
+	b.mu.Unlock()
 }
 
 // stopped returns the Event.StopUpload that interrupted the body, or nil.

@@ -177,12 +177,13 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 	if n > 0 && br.onProgress != nil {
 		br.onProgress(n)
 	}
+	if se := br.stopped(); se != nil {
+		// Stopped on purpose by a progress event's subscriber, which was
+		// told so: even if the store kept going, the upload goes.
+		h.terminateStopped(r, up, info)
+		return info, HTTPResponse{}, &callbackError{resp: se.resp, err: se}
+	}
 	if werr != nil {
-		if se := br.stopped(); se != nil {
-			// Stopped on purpose by a progress event's subscriber.
-			h.terminateStopped(r, up, info)
-			return info, HTTPResponse{}, &callbackError{resp: se.resp, err: se}
-		}
 		if br.failed && asError(werr) == nil {
 			// The client broke off: not a server fault.
 			werr = &bodyReadError{err: werr}

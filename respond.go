@@ -66,9 +66,7 @@ func writeText(w http.ResponseWriter, r *http.Request, status int, msg string) {
 // callback's response if it set a status, else like sendError; the
 // callback's headers are sent either way.
 func (h *Handler) sendCallbackError(w http.ResponseWriter, r *http.Request, resp HTTPResponse, err error) {
-	for k, v := range resp.Header {
-		w.Header().Set(k, v)
-	}
+	setCallbackHeaders(w, resp.Header)
 	if resp.StatusCode == 0 {
 		h.sendError(w, r, err)
 		return
@@ -98,13 +96,23 @@ func (h *Handler) sendCallbackError(w http.ResponseWriter, r *http.Request, resp
 // applyResponse merges a callback's response into a successful one and
 // returns the status to send.
 func applyResponse(w http.ResponseWriter, resp HTTPResponse, status int) (int, string) {
-	for k, v := range resp.Header {
-		w.Header().Set(k, v)
-	}
+	setCallbackHeaders(w, resp.Header)
 	if resp.StatusCode != 0 {
 		status = resp.StatusCode
 	}
 	return status, resp.Body
+}
+
+// setCallbackHeaders adds a callback's headers to the response, but for
+// those that frame the message, which the handler sets itself.
+func setCallbackHeaders(w http.ResponseWriter, hdr map[string]string) {
+	for k, v := range hdr {
+		switch http.CanonicalHeaderKey(k) {
+		case "Content-Length", "Transfer-Encoding", "Connection", "Trailer", "Upgrade", "Keep-Alive":
+			continue
+		}
+		w.Header().Set(k, v)
+	}
 }
 
 // finishResponse writes a success status and an optional body.

@@ -1,6 +1,8 @@
 package tus_test
 
 import (
+	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tusgo/tus"
+	"github.com/tusgo/tus/memorylocker"
 )
 
 // TestStopUpload stops a PATCH from a progress event's subscriber, as a
@@ -94,4 +97,67 @@ func TestStopUpload(t *testing.T) {
 			eq(t, "observed errors", strings.Join(observed, "; "), strings.Join(want, "; "))
 		})
 	}
+}
+
+// gatedStore holds each WriteChunk after it has read its whole source,
+// until release is closed; read tells that the source was read.
+type gatedStore struct {
+	*memStore
+	read    chan struct{}
+	release chan struct{}
+}
+
+func (s *gatedStore) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
+	up, err := s.memStore.GetUpload(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return &gatedUpload{Upload: up, s: s}, nil
+}
+
+type gatedUpload struct {
+	tus.Upload
+	s *gatedStore
+}
+
+func (u *gatedUpload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	data, err := io.ReadAll(src)
+	if err != nil {
+		return 0, err
+	}
+	close(u.s.read)
+	<-u.s.release
+	return u.Upload.WriteChunk(ctx, offset, bytes.NewReader(data))
+}
+
+// TestStopUploadTooLate stops a PATCH whose body was already read to its
+// end: StopUpload reports false and the upload completes and stays.
+func TestStopUploadTooLate(t *testing.T) {
+	store := &gatedStore{memStore: newMemStore(), read: make(chan struct{}), release: make(chan struct{})}
+	c := tus.NewStoreComposer()
+	store.memStore.UseIn(c)
+	c.UseCore(store)
+	memorylocker.New().UseIn(c)
+	h, err := tus.NewHandler(tus.Config{StoreComposer: c, BasePath: "/files/", ProgressInterval: time.Nanosecond})
+	noErr(t, err)
+	sub := h.Subscribe(16, tus.EventProgress)
+	defer sub.Close()
+
+	w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Length": "10"}))
+	mustEq(t, "POST", w.Code, http.StatusCreated)
+	id := idFromLocation(t, w.Header().Get("Location"))
+	stopped := make(chan bool, 1)
+	go func() {
+		ev := <-sub.C // the progress of the body's bytes
+		<-store.read  // the body was read to its end
+		stopped <- ev.StopUpload(tus.HTTPResponse{StatusCode: http.StatusUnprocessableEntity})
+		close(store.release)
+	}()
+	w = serve(t, h, newReq(http.MethodPatch, "/"+id, strings.NewReader("0123456789"), hdr{"Content-Type": octet, "Upload-Offset": "0"}))
+	eq(t, "StopUpload after the last byte", <-stopped, false)
+	eq(t, "PATCH", w.Code, http.StatusNoContent)
+	data, finishes, ok := store.state(id)
+	eq(t, "upload kept", ok, true)
+	eq(t, "data", data, "0123456789")
+	eq(t, "finished", finishes, 1)
 }
