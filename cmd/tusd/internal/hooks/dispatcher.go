@@ -105,10 +105,20 @@ func New(cfg Config) (*Dispatcher, error) {
 // Enabled reports whether hooks of type t fire.
 func (d *Dispatcher) Enabled(t Type) bool { return d.enabled[t] }
 
-// Dropped returns how many post hooks were not run because the queue was
-// full or Close gave up waiting for them. (Progress events the handler
-// coalesces before they reach the Dispatcher are not counted.)
-func (d *Dispatcher) Dropped() uint64 { return d.dropped.Load() }
+// Dropped returns how many post hooks were not run: because the queue was
+// full (post-receive hooks already when it is half full, so that they
+// never crowd out the others), because the handler's event buffer was full
+// (progress events only), or because Close gave up waiting for them.
+func (d *Dispatcher) Dropped() uint64 {
+	d.mu.Lock()
+	sub := d.sub
+	d.mu.Unlock()
+	n := d.dropped.Load()
+	if sub != nil {
+		n += sub.Dropped()
+	}
+	return n
+}
 
 // Configure installs in c the callbacks of the enabled blocking hooks:
 // PreUploadCreateCallback (pre-create), PreFinishResponseCallback
@@ -170,6 +180,14 @@ func (d *Dispatcher) consume(sub *tus.Subscription) {
 	defer d.wg.Done()
 	defer close(d.queue)
 	for ev := range sub.C {
+		if ev.Type == tus.EventProgress && len(d.queue) >= cap(d.queue)/2 {
+			// Progress comes again; the other post hooks get the rest
+			// of the queue.
+			d.dropped.Add(1)
+			d.log.LogAttrs(context.Background(), slog.LevelDebug, "hook queue half full: post-receive hook dropped",
+				slog.String("upload_id", ev.Upload.ID))
+			continue
+		}
 		select {
 		case d.queue <- ev:
 		default:
@@ -243,8 +261,8 @@ func (d *Dispatcher) invoke(ctx context.Context, t Type, ev tus.HookEvent, acces
 	if errors.Is(err, ErrNoHook) {
 		return Response{}, nil
 	}
-	if sc := resp.HTTPResponse.StatusCode; err == nil && sc != 0 && (sc < 100 || sc > 599) {
-		// net/http would panic on it.
+	if sc := resp.HTTPResponse.StatusCode; err == nil && sc != 0 && (sc < 200 || sc > 599) {
+		// net/http would panic on it, or take a 1xx for an interim answer.
 		err = fmt.Errorf("hook answered with an invalid HTTP status %d", sc)
 	}
 	if d.onInvoke != nil {

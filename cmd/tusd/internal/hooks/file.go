@@ -60,7 +60,12 @@ func (b *FileBackend) Invoke(ctx context.Context, req Request) (Response, error)
 	if b.Dir == "" {
 		return Response{}, errors.New("FileBackend.Dir is not set")
 	}
-	path := filepath.Join(b.Dir, string(req.Type))
+	// Absolute, or exec would search PATH for a path without a slash
+	// ("-hooks-dir ." gives "pre-create").
+	path, err := filepath.Abs(filepath.Join(b.Dir, string(req.Type)))
+	if err != nil {
+		return Response{}, err
+	}
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Response{}, ErrNoHook

@@ -122,3 +122,18 @@ func TestFileHookTimeout(t *testing.T) {
 	check(t, "failures", e.failures(hooks.PreCreate), 1)
 	contains(t, "log", e.logs.String(), "deadline exceeded")
 }
+
+// TestFileHookRelativeDir runs hooks from a directory given relative to
+// the working directory, as "-hooks-dir ." gives it.
+func TestFileHookRelativeDir(t *testing.T) {
+	dir := t.TempDir()
+	writeScript(t, dir, "pre-create", "cat >/dev/null\necho '{\"RejectUpload\":true}'\n")
+	t.Chdir(dir)
+	resp, err := (&hooks.FileBackend{Dir: "."}).Invoke(t.Context(), hooks.Request{Type: hooks.PreCreate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !resp.RejectUpload {
+		t.Errorf("reply %+v, want the hook's RejectUpload", resp)
+	}
+}
