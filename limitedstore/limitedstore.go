@@ -55,6 +55,19 @@ var ErrStoreFull = tus.NewError(http.StatusInsufficientStorage, "ERR_STORE_FULL"
 var errChunkFull = ErrStoreFull.WithMessage(
 	"insufficient storage: the server's storage limit was reached; the bytes before Upload-Offset were stored")
 
+// errChunkDropped ends a chunk that went on too far past the limit: it
+// matches tus.ErrChecksumMismatch, the stores' signal to keep nothing of the
+// chunk, and answers as ErrStoreFull.
+var errChunkDropped error = &droppedChunk{ErrStoreFull.WithMessage(
+	"insufficient storage: the server's storage limit leaves no room for this chunk; nothing of it was stored")}
+
+// droppedChunk is the type of errChunkDropped.
+type droppedChunk struct{ full *tus.Error }
+
+func (e *droppedChunk) Error() string        { return e.full.Error() }
+func (e *droppedChunk) Unwrap() error        { return e.full }
+func (e *droppedChunk) Is(target error) bool { return target == tus.ErrChecksumMismatch }
+
 // UsageReporter is implemented by core stores that can tell how much space
 // their existing uploads take up, so that a Store created over them counts
 // those uploads.
@@ -320,9 +333,9 @@ func (u *upload) state(ctx context.Context) (tus.FileInfo, error) {
 // be stored whole or not at all, the rest of src is then read to its end
 // and thrown away: if src then fails with an error wrapping
 // tus.ErrChecksumMismatch, that error goes to the inner upload, which drops
-// the whole chunk. A src that ends exactly at the limit is no error. Reading
-// the rest costs no more than storing it would have; the handler's
-// Config.MaxSize and NetworkTimeout bound it as they bound any body.
+// the whole chunk. A src that ends exactly at the limit is no error. A rest
+// longer than 1 MiB is not read: the whole chunk is dropped and answered
+// with ErrStoreFull.
 func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
 	info, err := u.state(ctx)
 	if err != nil {
@@ -387,15 +400,26 @@ func (r *limitReader) Read(p []byte) (int, error) {
 	return 0, r.done
 }
 
+// maxDrain bounds what drain reads past the limit: a longer rest drops
+// the whole chunk at once instead of reading it into nothing.
+const maxDrain = 1 << 20
+
 // drain reads the rest of src once the limit is reached and returns the
 // error that ends the chunk: io.EOF if src ended there, src's error if it
 // wraps tus.ErrChecksumMismatch (the chunk must be dropped), and an error
-// wrapping ErrStoreFull if src went on.
+// wrapping ErrStoreFull if src went on. A rest longer than maxDrain is not
+// read: the whole chunk is dropped (errChunkDropped), as the handler drops
+// a chunk past Config.MaxSize, so a client cannot stream without end into a
+// full store, and a checksummed chunk is never kept unverified.
 func (r *limitReader) drain() error {
 	var buf [32 << 10]byte
 	empty := 0
+	var drained int64
 	for {
 		n, err := r.src.Read(buf[:])
+		if drained += int64(n); drained > maxDrain {
+			return errChunkDropped
+		}
 		if n > 0 {
 			r.full = true
 			empty = 0

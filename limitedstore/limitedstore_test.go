@@ -313,6 +313,25 @@ func TestDeferredLengthHitsLimit(t *testing.T) {
 	checkUsed(t, ls, dir, 100)
 }
 
+// TestDeferredLengthLongRestDropped refuses a chunk that goes on far past
+// the limit without reading it to its end: nothing of it is stored, and
+// the room its first bytes took is free again.
+func TestDeferredLengthLongRestDropped(t *testing.T) {
+	dir := t.TempDir()
+	c, ls := serve(t, dir, 100)
+	u := c.mustCreateDeferred()
+	c.mustPatch(u, 0, data(20, 1))
+	resp, body := c.patch(u, 20, data(3<<20, 2))
+	mustBeFull(t, "a long PATCH past the limit", resp, body)
+	if !strings.Contains(body, "nothing of it was stored") {
+		t.Errorf("body %q does not say the chunk was dropped", body)
+	}
+	if got := c.offset(u); got != 20 {
+		t.Fatalf("offset = %d, want 20: the chunk is dropped whole", got)
+	}
+	checkUsed(t, ls, dir, 20)
+}
+
 func TestCreationWithUploadDeferred(t *testing.T) {
 	dir := t.TempDir()
 	c, ls := serve(t, dir, 100)
