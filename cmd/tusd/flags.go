@@ -111,7 +111,7 @@ var flagGroups = []flagGroup{
 	{"Listening", []string{"host", "port", "unix-sock", "base-path", "behind-proxy", "tls-certificate", "tls-key", "tls-mode", "enable-h2c"}},
 	{"Protocol", []string{"max-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration"}},
 	{"CORS", []string{"disable-cors", "cors-allow-origin", "cors-allow-credentials", "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-max-age"}},
-	{"Storage: local disk (the default)", []string{"dir", "store-size"}},
+	{"Storage", []string{"dir", "store-size"}},
 	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes"}},
 	{"Timeouts", []string{"network-timeout", "shutdown-timeout", "acquire-lock-timeout"}},
 	{"Hooks", []string{"hooks-dir", "hooks-file-timeout", "hooks-http", "hooks-http-retry", "hooks-http-backoff", "hooks-http-timeout", "hooks-http-forward-headers", "hooks-http-max-response-size", "hooks-enabled-events", "progress-hooks-interval"}},
@@ -125,11 +125,13 @@ const usageHeader = `Usage: tusd [flags]
 Serves resumable uploads at http://HOST:PORT/BASE-PATH, over tus 1.0 and the
 IETF resumable upload drafts (interop versions 3 to 8), stored in a
 local directory (-dir) or, with -s3-bucket, in an S3 bucket. GET / serves a
-demo page (-disable-demo turns it off) and GET /metrics Prometheus metrics.
+demo page (-disable-demo turns it off) and -metrics-path Prometheus metrics.
 
-Every flag can also be set by an environment variable: TUSD_ and the flag's
-name in capitals with '_' for '-' (TUSD_S3_BUCKET for -s3-bucket). A flag on
-the command line wins over its variable.
+Every flag but -version can also be set by an environment variable: TUSD_
+and the flag's name in capitals with '_' for '-' (TUSD_S3_BUCKET for
+-s3-bucket). A flag on the command line wins over its variable, and an empty
+variable counts as unset. TUSD_PORT of the form tcp://IP:PORT, as Kubernetes
+sets it for a Service named tusd, is ignored.
 
 S3 credentials and region come from the standard AWS environment variables
 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
@@ -178,7 +180,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.cors.maxAge, "cors-max-age", 24*time.Hour, "how long browsers may cache a preflight answer")
 
 	fs.StringVar(&o.dir, "dir", "./data", "directory to store uploads in (created if missing); not with -s3-bucket")
-	fs.Int64Var(&o.storeSize, "store-size", 0, "total `bytes` all uploads may take; a new upload that does not fit is refused with 507 (0: no limit)")
+	fs.Int64Var(&o.storeSize, "store-size", 0, "total `bytes` all uploads may take, with -dir or -s3-bucket; a new upload that does not fit is refused with 507 (0: no limit). Uploads on disk count from the start; in S3, from the start of the process")
 
 	fs.StringVar(&o.s3.bucket, "s3-bucket", "", "store uploads in this S3 `bucket` instead of -dir (locks are in memory: one tusd per bucket)")
 	fs.StringVar(&o.s3.endpoint, "s3-endpoint", "", "`URL` of an S3-compatible service (MinIO, versitygw, R2, ...), addressed path-style (default: AWS)")
@@ -191,8 +193,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.s3.disableContentHashes, "s3-disable-content-hashes", false, "send upload bytes to S3 without a SHA-256 in the signature, to save CPU (the CRC32 checksum still guards them; use with HTTPS)")
 
 	fs.DurationVar(&o.networkTimeout, "network-timeout", 60*time.Second, "how long a request body may send nothing before the request ends; the bytes read are kept (0: no limit)")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long in-flight requests get to finish at shutdown before their connections are cut (what they read is stored)")
-	fs.DurationVar(&o.acquireLockTimeout, "acquire-lock-timeout", 20*time.Second, "how long a request waits for an upload's lock held by another request")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take: requests may finish until a quarter of it (at most 5s) is left, then their connections are cut and what they read is stored")
+	fs.DurationVar(&o.acquireLockTimeout, "acquire-lock-timeout", 20*time.Second, "how long a request waits for an upload's lock held by another request (after asking it to let go)")
 
 	fs.StringVar(&o.hooks.dir, "hooks-dir", "", "`directory` of executable file hooks, one per event, named like it (pre-create, post-finish, ...)")
 	fs.DurationVar(&o.hooks.fileTimeout, "hooks-file-timeout", 30*time.Second, "how long a file hook may run before it is killed and counted as failed")
@@ -209,7 +211,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.metricsPath, "metrics-path", "/metrics", "URL `path` of the metrics")
 
 	fs.StringVar(&o.logFormat, "log-format", "text", "log line `format`: text or json")
-	fs.BoolVar(&o.verbose, "verbose", false, "also log debug details (refused requests, hook replies)")
+	fs.BoolVar(&o.verbose, "verbose", false, "also log debug details (refused requests, hooks that ran)")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
 	fs.BoolVar(&o.disableDemo, "disable-demo", false, "do not serve the demo page at GET /")
 
@@ -272,10 +274,15 @@ func parseFlags(args []string, getenv func(string) string, stderr io.Writer) (op
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] || envErr != nil {
-			return
+		if set[f.Name] || envErr != nil || f.Name == "version" {
+			return // -version is an action, not a setting
 		}
 		if v, ok := lookupEnv(getenv, envName(f.Name)); ok {
+			if f.Name == "port" && strings.HasPrefix(v, "tcp://") {
+				// Kubernetes sets TUSD_PORT=tcp://IP:PORT for a Service
+				// named tusd: that is not a setting of ours.
+				return
+			}
 			if err := fs.Set(f.Name, v); err != nil {
 				envErr = fmt.Errorf("invalid value %q of %s for -%s: %v", v, envName(f.Name), f.Name, err)
 			}
@@ -309,6 +316,8 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}{
 		{"-max-size", o.maxSize}, {"-store-size", o.storeSize},
 		{"-hooks-http-retry", int64(o.hooks.httpRetry)}, {"-hooks-http-max-response-size", o.hooks.maxResponseSize},
+		{"-s3-part-size", o.s3.partSize}, {"-s3-min-part-size", o.s3.minPartSize},
+		{"-s3-max-parts", int64(o.s3.maxParts)}, {"-s3-concurrent-part-uploads", int64(o.s3.concurrentPartUploads)},
 	} {
 		if v.n < 0 {
 			return fmt.Errorf("%s must not be negative", v.name)
@@ -327,12 +336,30 @@ func (o *options) check(fs *flag.FlagSet) error {
 			return fmt.Errorf("%s must not be negative", v.name)
 		}
 	}
+	for _, v := range []struct {
+		name string
+		n    int64
+	}{
+		{"-acquire-lock-timeout", int64(o.acquireLockTimeout)}, {"-progress-hooks-interval", int64(o.hooks.progressInterval)},
+		{"-hooks-http-timeout", int64(o.hooks.httpTimeout)}, {"-hooks-file-timeout", int64(o.hooks.fileTimeout)},
+		{"-hooks-http-backoff", int64(o.hooks.httpBackoff)}, {"-hooks-http-max-response-size", o.hooks.maxResponseSize},
+	} {
+		if v.n == 0 {
+			return fmt.Errorf("%s must be positive", v.name)
+		}
+	}
 	if o.port < 0 || o.port > 65535 {
 		return errors.New("-port must be between 0 and 65535")
 	}
 	o.basePath = slashed(o.basePath)
-	if o.metricsPath == "" || !strings.HasPrefix(o.metricsPath, "/") {
-		return fmt.Errorf("-metrics-path %q must start with /", o.metricsPath)
+	if !plainPath.MatchString(o.basePath) {
+		return fmt.Errorf("-base-path %q: use letters, digits and - . _ ~ / only", o.basePath)
+	}
+	if !plainPath.MatchString(o.metricsPath) || o.metricsPath == "/" {
+		return fmt.Errorf("-metrics-path %q: a path below / of letters, digits and - . _ ~ / only", o.metricsPath)
+	}
+	if !o.disableDemo && (strings.HasPrefix(o.basePath, demoPrefix) || strings.HasPrefix(o.metricsPath, demoPrefix)) {
+		return fmt.Errorf("%s is the demo page's: choose another -base-path or -metrics-path, or -disable-demo", demoPrefix)
 	}
 	if o.exposeMetrics && strings.HasPrefix(strings.TrimSuffix(o.metricsPath, "/")+"/", o.basePath) {
 		return fmt.Errorf("-metrics-path %q lies under -base-path %q", o.metricsPath, o.basePath)
@@ -357,6 +384,13 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	return checkS3Flags(fs, o.s3)
 }
+
+// plainPath matches the URL paths tusd serves at: nothing that a
+// ServeMux pattern would read as a wildcard, a method or a host.
+var plainPath = regexp.MustCompile(`^/[A-Za-z0-9._~/-]*$`)
+
+// demoPrefix holds the demo page's files.
+const demoPrefix = "/demo/"
 
 // slashed returns p with a leading and a trailing slash.
 func slashed(p string) string {
@@ -396,11 +430,15 @@ func (h hookOptions) check() error {
 	return nil
 }
 
-// redactURL returns u with any password replaced, for logs and errors.
+// redactURL returns u for logs and errors: without its password and its
+// query, either of which may hold a secret.
 func redactURL(u string) string {
 	p, err := url.Parse(u)
 	if err != nil {
 		return "(unparsable URL)"
+	}
+	if p.RawQuery != "" {
+		p.RawQuery = "redacted"
 	}
 	return p.Redacted()
 }
@@ -432,19 +470,6 @@ func checkS3Flags(fs *flag.FlagSet, s s3Options) error {
 		case u.User != nil:
 			// The SDK would ignore them; keep secrets off the command line.
 			return errors.New("-s3-endpoint must not contain credentials: use AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY")
-		}
-	}
-	for _, f := range []struct {
-		name string
-		v    int64
-	}{
-		{"-s3-part-size", s.partSize},
-		{"-s3-min-part-size", s.minPartSize},
-		{"-s3-max-parts", int64(s.maxParts)},
-		{"-s3-concurrent-part-uploads", int64(s.concurrentPartUploads)},
-	} {
-		if f.v < 0 {
-			return fmt.Errorf("%s must not be negative", f.name)
 		}
 	}
 	return nil

@@ -24,8 +24,9 @@ func newLogger(w io.Writer, format string, verbose bool) *slog.Logger {
 // logRequests logs one line per request: method, path, status, bytes in
 // and out, duration and the request ID, which it makes sure the request
 // carries (X-Request-ID) so that the tus handler's own log lines and its
-// response use the same one.
-func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+// response use the same one. onRead, if not nil, is told of every read of
+// a request body.
+func logRequests(logger *slog.Logger, onRead func(n int), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-ID")
@@ -34,7 +35,7 @@ func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
 			r.Header.Set("X-Request-ID", id)
 		}
 		rw := &recordingWriter{ResponseWriter: w}
-		var in countingReader
+		in := countingReader{onRead: onRead}
 		if r.Body != nil && r.Body != http.NoBody {
 			in.r = r.Body
 			r.Body = &in
@@ -106,6 +107,17 @@ func (w *recordingWriter) Write(p []byte) (int, error) {
 	}
 	n, err := w.ResponseWriter.Write(p)
 	w.written += int64(n)
+	return n, err
+}
+
+// ReadFrom keeps the connection's own ReadFrom (sendfile for downloads)
+// reachable through the wrapper.
+func (w *recordingWriter) ReadFrom(src io.Reader) (int64, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := io.Copy(w.ResponseWriter, src)
+	w.written += n
 	return n, err
 }
 

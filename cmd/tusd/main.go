@@ -48,6 +48,8 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// A second signal during the shutdown ends the process at once.
+	context.AfterFunc(ctx, stop)
 	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr, nil); err != nil {
 		fmt.Fprintln(os.Stderr, "tusd:", err)
 		os.Exit(1)
@@ -121,12 +123,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if o.exposeMetrics {
 		mux.Handle(o.metricsPath, m.handler())
 	}
-	demoOn := !o.disableDemo && o.basePath != "/"
+	demoOn := !o.disableDemo && o.basePath != "/" // the uploads would own "/"
 	if demoOn {
 		mux.Handle("/", demo.Handler(o.basePath))
 	}
 	reqs := &inflight{}
-	srv := newServer(o, reqs.wrap(logRequests(logger, mux)), logger, m.connState)
+	srv := newServer(o, reqs.wrap(logRequests(logger, m.bodyRead, mux)), logger, m.connState)
 
 	ln, addr, err := listen(o)
 	if err != nil {

@@ -73,6 +73,16 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-hooks-enabled-events", "pre-create,pre-lunch"}, wantErr: "-hooks-enabled-events"},
 		{args: []string{"-hooks-http-retry", "-1"}, wantErr: "-hooks-http-retry must not be negative"},
 
+		// Paths that a ServeMux would misread, and the demo's own.
+		{args: []string{"-base-path", "/a b/"}, wantErr: `-base-path "/a b/"`},
+		{args: []string{"-base-path", "/{x}/"}, wantErr: `-base-path "/{x}/"`},
+		{args: []string{"-metrics-path", "/"}, wantErr: `-metrics-path "/"`},
+		{args: []string{"-metrics-path", "/m{x}"}, wantErr: `-metrics-path "/m{x}"`},
+		{args: []string{"-base-path", "/demo/up/"}, wantErr: "/demo/ is the demo page's"},
+		{args: []string{"-base-path", "/demo/up/", "-disable-demo"}, want: func(o *options) { o.basePath, o.disableDemo = "/demo/up/", true }},
+		{args: []string{"-acquire-lock-timeout", "0"}, wantErr: "-acquire-lock-timeout must be positive"},
+		{args: []string{"-hooks-http-timeout", "0s"}, wantErr: "-hooks-http-timeout must be positive"},
+
 		// Metrics and operations.
 		{args: []string{"-metrics-path", "metrics"}, wantErr: "-metrics-path"},
 		{args: []string{"-metrics-path", "/files/metrics"}, wantErr: "lies under -base-path"},
@@ -141,8 +151,18 @@ func TestEnvironment(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `invalid value "forever" of TUSD_NETWORK_TIMEOUT for -network-timeout`)
 
-	// Checks apply to variables as to flags.
+	// Kubernetes' service variable for a Service named tusd, and -version,
+	// are not settings.
 	delete(env, "TUSD_NETWORK_TIMEOUT")
+	env["TUSD_PORT"], env["TUSD_VERSION"] = "tcp://10.96.0.12:1080", "v2.4.0"
+	o, err = parseFlags(nil, getenv, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 1080, o.port)
+	assert.False(t, o.version)
+	delete(env, "TUSD_PORT")
+	delete(env, "TUSD_VERSION")
+
+	// Checks apply to variables as to flags.
 	env["TUSD_S3_ENDPOINT"] = "http://127.0.0.1:9000"
 	_, err = parseFlags(nil, getenv, io.Discard)
 	require.Error(t, err)
@@ -293,4 +313,11 @@ func TestServe(t *testing.T) {
 		t.Fatal("server did not stop")
 	}
 	assert.Contains(t, logs.String(), "tusd listening")
+}
+
+// TestRedactURL keeps passwords and query strings of URLs out of logs.
+func TestRedactURL(t *testing.T) {
+	assert.Equal(t, "http://hook:xxxxx@example.com/hook?redacted", redactURL("http://hook:pw@example.com/hook?token=s3cr3t"))
+	assert.Equal(t, "https://example.com/hook", redactURL("https://example.com/hook"))
+	assert.Equal(t, "(unparsable URL)", redactURL("http://[::1"))
 }

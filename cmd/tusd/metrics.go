@@ -126,8 +126,7 @@ func (m *metrics) connState(_ net.Conn, state http.ConnState) {
 	}
 }
 
-// instrument counts the requests of the tus handler next and the bytes
-// their bodies deliver.
+// instrument counts the requests of the tus handler next.
 func (m *metrics) instrument(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		method := r.Method
@@ -135,12 +134,13 @@ func (m *metrics) instrument(next http.Handler) http.Handler {
 			method = o
 		}
 		m.requests.WithLabelValues(knownMethod(method)).Inc()
-		if r.Body != nil && r.Body != http.NoBody {
-			r.Body = &countingReader{r: r.Body, onRead: func(n int) { m.bytesReceived.Add(float64(n)) }}
-		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// bodyRead counts bytes read from request bodies (all of which are the
+// tus handler's: the other routes take none).
+func (m *metrics) bodyRead(n int) { m.bytesReceived.Add(float64(n)) }
 
 // knownMethod bounds the method label's values: unknown methods count as
 // OTHER.
