@@ -113,22 +113,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 
-	mux := http.NewServeMux()
-	tusHandler := m.instrument(http.StripPrefix(o.basePath, h))
-	mux.Handle(o.basePath, tusHandler)
-	if trimmed := strings.TrimSuffix(o.basePath, "/"); trimmed != "" {
-		// POST to the base path without its trailing slash, as many clients send.
-		mux.Handle(trimmed, m.instrument(http.StripPrefix(trimmed, h)))
-	}
-	if o.exposeMetrics {
-		mux.Handle(o.metricsPath, m.handler())
-	}
-	demoOn := !o.disableDemo && o.basePath != "/" // the uploads would own "/"
-	if demoOn {
-		mux.Handle("/", demo.Handler(o.basePath))
-	}
 	reqs := &inflight{}
-	srv := newServer(o, reqs.wrap(logRequests(logger, m.bodyRead, mux)), logger, m.connState)
+	demoOn := !o.disableDemo && o.basePath != "/" // the uploads would own "/"
+	srv := newServer(o, reqs.wrap(routes(o, h, m, logger, demoOn)), logger, m.connState)
 
 	ln, addr, err := listen(o)
 	if err != nil {
@@ -185,6 +172,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	stopCounting()
 	return errors.Join(err, closeStore())
+}
+
+// routes returns every route of tusd with its request log: the tus
+// handler h at the base path (counted in the metrics), the metrics and the
+// demo page.
+func routes(o options, h *tus.Handler, m *metrics, logger *slog.Logger, demoOn bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(o.basePath, m.instrument(http.StripPrefix(o.basePath, h)))
+	if trimmed := strings.TrimSuffix(o.basePath, "/"); trimmed != "" {
+		// POST to the base path without its trailing slash, as many clients send.
+		mux.Handle(trimmed, m.instrument(http.StripPrefix(trimmed, h)))
+	}
+	if o.exposeMetrics {
+		mux.Handle(o.metricsPath, m.handler())
+	}
+	if demoOn {
+		mux.Handle("/", demo.Handler(o.basePath))
+	}
+	return logRequests(logger, m.bodyRead, mux)
 }
 
 // closeWithin runs closeStore until ctx ends. A store still busy then keeps
