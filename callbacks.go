@@ -79,3 +79,14 @@ const (
 	ActionTerminate   = "terminate"
 	ActionConcatenate = "concatenate"
 )
+
+// RejectWith returns an error that refuses a request with resp, for the
+// callbacks that return only an error (AccessCallback). resp's headers are
+// sent (WWW-Authenticate, say); its status and body, if set, replace those
+// of err, which is also what the handler logs and matches with errors.Is.
+func RejectWith(resp HTTPResponse, err error) error {
+	if err == nil {
+		err = ErrAccessDenied
+	}
+	return &callbackError{resp: resp, err: err}
+}

@@ -410,3 +410,26 @@ func TestAccessCallback(t *testing.T) {
 		}
 	}
 }
+
+// TestAccessCallbackRejectWith refuses with a response of the callback's:
+// its status and headers, the error's code.
+func TestAccessCallbackRejectWith(t *testing.T) {
+	var codes []string
+	h, store, _ := newMemHandler(t, tus.Config{
+		AccessCallback: func(ev tus.AccessEvent) error {
+			if ev.HTTPRequest.Header.Get("Authorization") == "" {
+				return tus.RejectWith(tus.HTTPResponse{StatusCode: http.StatusUnauthorized,
+					Header: map[string]string{"WWW-Authenticate": `Bearer realm="uploads"`}}, tus.ErrAccessDenied)
+			}
+			return nil
+		},
+		ErrorObserver: func(_ *http.Request, status int, code string) { codes = append(codes, itoa(int64(status))+" "+code) },
+	})
+	store.put(tus.FileInfo{ID: "up1", Size: 3}, "")
+	w := serve(t, h, newReq(http.MethodHead, "/up1", nil, nil))
+	eq(t, "status", w.Code, http.StatusUnauthorized)
+	eq(t, "WWW-Authenticate", w.Header().Get("WWW-Authenticate"), `Bearer realm="uploads"`)
+	w = serve(t, h, newReq(http.MethodHead, "/up1", nil, hdr{"Authorization": "Bearer x"}))
+	eq(t, "authorised status", w.Code, http.StatusOK)
+	eq(t, "observed", strings.Join(codes, ","), "401 ERR_ACCESS_DENIED")
+}

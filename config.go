@@ -76,7 +76,8 @@ type Config struct {
 	// GET, DELETE, and POST of a final upload for each partial) after the
 	// upload is found and before anything is done. An error refuses the
 	// request; return an *Error (for example ErrAccessDenied) to choose the
-	// status. Use it for per-user authorisation.
+	// status, or RejectWith to add headers or a body. Use it for per-user
+	// authorisation.
 	AccessCallback func(event AccessEvent) error
 
 	// ErrorObserver, if set, is told of every error response: its status

@@ -23,7 +23,7 @@ func (h *Handler) HeadFile(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	info, err := h.headLocked(r, id)
 	if err != nil {
-		h.respondError(w, r, err)
+		h.sendError(w, r, err)
 		return
 	}
 	h.setUploadHeaders(w, r, info)

@@ -133,7 +133,7 @@ func (h *Handler) ietfError(w http.ResponseWriter, r *http.Request, v ietfVersio
 		}
 		hdr.Set("Upload-Limit", h.ietfLimits(v, left))
 	}
-	h.respondError(w, r, err)
+	h.sendError(w, r, err)
 }
 
 // writeProblem sends e as an RFC 9457 problem of type typ.

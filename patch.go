@@ -90,7 +90,7 @@ func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
 	}
 	h.setUploadOffset(w, info)
 	if err != nil {
-		h.respondError(w, r, err)
+		h.sendError(w, r, err)
 		return
 	}
 	status, body := applyResponse(w, resp, http.StatusNoContent)

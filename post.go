@@ -45,7 +45,7 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 	// needs none: nobody knows its ID yet.
 	up, info, hl, createResp, err := h.newUpload(r, info, withBody || info.IsFinal)
 	if err != nil {
-		h.respondError(w, r, err)
+		h.sendError(w, r, err)
 		return
 	}
 	if hl != nil {
@@ -60,7 +60,7 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 		var done bool
 		done, resp, err = h.tryConcat(r, up, &info, partials, pinfos)
 		if err != nil {
-			h.respondError(w, r, err)
+			h.sendError(w, r, err)
 			return
 		}
 		if done {
@@ -76,14 +76,14 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 		}
 		if err != nil {
 			h.setExpires(w, info)
-			h.respondError(w, r, err)
+			h.sendError(w, r, err)
 			return
 		}
 	default:
 		hdr.Set("Upload-Offset", "0")
 		if info.IsComplete() {
 			if resp, err = h.finishUpload(r, up, info); err != nil {
-				h.respondError(w, r, err)
+				h.sendError(w, r, err)
 				return
 			}
 		}
@@ -108,7 +108,7 @@ func respondCreated(w http.ResponseWriter, r *http.Request, createResp, finishRe
 // takes the upload's lock if lock is set (the caller then unlocks it),
 // creates the upload in the store and emits EventCreated. It returns the
 // callback's response, to merge into the 201. A rejection by the callback
-// is a *callbackError, for respondError.
+// is a *callbackError, for sendError.
 func (h *Handler) newUpload(r *http.Request, info FileInfo, lock bool) (Upload, FileInfo, *heldLock, HTTPResponse, error) {
 	var err error
 	var createResp HTTPResponse

@@ -8,10 +8,16 @@ import (
 	"strconv"
 )
 
-// sendError answers r with err. A protocol *Error is sent as it is; anything
-// else is logged with the request ID and answered with a bare 500, so no
-// internals reach the client.
+// sendError answers r with err. A callback's rejection is answered with
+// its response (sendCallbackError); a protocol *Error is sent as it is;
+// anything else is logged with the request ID and answered with a bare
+// 500, so no internals reach the client.
 func (h *Handler) sendError(w http.ResponseWriter, r *http.Request, err error) {
+	var ce *callbackError
+	if errors.As(err, &ce) {
+		h.sendCallbackError(w, r, ce.resp, ce.err)
+		return
+	}
 	e := asError(err)
 	rid := w.Header().Get("X-Request-ID")
 	switch {

@@ -2,7 +2,6 @@ package tus
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -121,16 +120,6 @@ type callbackError struct {
 
 func (e *callbackError) Error() string { return e.err.Error() }
 func (e *callbackError) Unwrap() error { return e.err }
-
-// respondError answers with a callback's response if err carries one.
-func (h *Handler) respondError(w http.ResponseWriter, r *http.Request, err error) {
-	var ce *callbackError
-	if errors.As(err, &ce) {
-		h.sendCallbackError(w, r, ce.resp, ce.err)
-		return
-	}
-	h.sendError(w, r, err)
-}
 
 // loadPartials finds the partial uploads a final upload is made of. Every
 // one must be a partial upload with a known length.

@@ -152,9 +152,12 @@ func TestPreAccessReject(t *testing.T) {
 			name, reply string
 			status      int
 			body        string
+			header      string // WWW-Authenticate of the refusal
 		}{
-			{"custom", `{"RejectAccess":true,"HTTPResponse":{"StatusCode":401,"Body":"log in first"}}`, 401, "ERR_ACCESS_DENIED: log in first"},
-			{"default", `{"RejectAccess":true}`, 403, "ERR_ACCESS_DENIED: access denied"},
+			{"custom", `{"RejectAccess":true,"HTTPResponse":{"StatusCode":401,"Body":"log in first"}}`, 401, "ERR_ACCESS_DENIED: log in first", ""},
+			{"default", `{"RejectAccess":true}`, 403, "ERR_ACCESS_DENIED: access denied", ""},
+			{"header", `{"RejectAccess":true,"HTTPResponse":{"StatusCode":401,"Header":{"WWW-Authenticate":"Bearer realm=\"uploads\""}}}`,
+				401, "ERR_ACCESS_DENIED: access denied", `Bearer realm="uploads"`},
 		} {
 			t.Run(kind+"/"+tc.name, func(t *testing.T) {
 				backend, log := newBackend(t, kind, map[hooks.Type]string{hooks.PreAccess: tc.reply})
@@ -162,6 +165,7 @@ func TestPreAccessReject(t *testing.T) {
 				res := e.do(http.MethodPost, "", nil, map[string]string{"Upload-Length": "3"})
 				check(t, "POST status", res.status, tc.status)
 				contains(t, "POST body", res.body, tc.body)
+				check(t, "POST WWW-Authenticate", res.header.Get("WWW-Authenticate"), tc.header)
 
 				// An upload made behind the handler's back.
 				if _, err := e.store.NewUpload(context.Background(), tus.FileInfo{ID: "existing", Size: 3}); err != nil {
@@ -170,6 +174,7 @@ func TestPreAccessReject(t *testing.T) {
 				res = e.do(http.MethodGet, "existing", nil, nil)
 				check(t, "GET status", res.status, tc.status)
 				contains(t, "GET body", res.body, tc.body)
+				check(t, "GET WWW-Authenticate", res.header.Get("WWW-Authenticate"), tc.header)
 				res = e.do(http.MethodPatch, "existing", strings.NewReader("abc"), map[string]string{"Upload-Offset": "0"})
 				check(t, "PATCH status", res.status, tc.status)
 				info, err := e.info("existing")

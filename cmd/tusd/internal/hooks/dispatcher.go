@@ -335,6 +335,10 @@ func (d *Dispatcher) preAccess(ev tus.AccessEvent) error {
 	if body := strings.TrimSpace(resp.HTTPResponse.Body); body != "" {
 		denied.Message = body
 	}
+	if len(resp.HTTPResponse.Header) > 0 {
+		// The hook's headers (WWW-Authenticate, say) go with the refusal.
+		return tus.RejectWith(tus.HTTPResponse{Header: resp.HTTPResponse.Header}, &denied)
+	}
 	return &denied
 }
 
