@@ -45,12 +45,10 @@ func (h *Handler) DelFile(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := h.composer.Terminater.AsTerminatableUpload(up).Terminate(r.Context()); err != nil {
+	if err := h.terminate(r.Context(), r.Context(), up, newHookEvent(r, info)); err != nil {
 		h.sendError(w, r, err)
 		return
 	}
-	h.unfinished.Delete(id)
-	h.events.emit(r.Context(), Event{Type: EventTerminated, HookEvent: newHookEvent(r, info)})
 	status, body := applyResponse(w, resp, http.StatusNoContent)
 	finishResponse(w, r, status, body)
 }

@@ -212,13 +212,10 @@ func (h *Handler) terminateStopped(r *http.Request, up Upload, info FileInfo) {
 	if !h.composer.UsesTerminater() {
 		return
 	}
-	if err := h.composer.Terminater.AsTerminatableUpload(up).Terminate(detach(r.Context())); err != nil {
+	if err := h.terminate(detach(r.Context()), r.Context(), up, newHookEvent(r, info)); err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "terminating a stopped upload failed",
 			slog.String("id", info.ID), slog.String("error", err.Error()))
-		return
 	}
-	h.unfinished.Delete(info.ID)
-	h.events.emit(r.Context(), Event{Type: EventTerminated, HookEvent: newHookEvent(r, info)})
 }
 
 // bodyBroke reports whether err from writeBody means the request body broke

@@ -3,6 +3,7 @@ package tus_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -160,4 +161,61 @@ func TestStopUploadTooLate(t *testing.T) {
 	eq(t, "upload kept", ok, true)
 	eq(t, "data", data, "0123456789")
 	eq(t, "finished", finishes, 1)
+}
+
+// TestTerminateUpload deletes an upload on the server's own decision while
+// a PATCH is writing to it: the PATCH lets go, the upload is gone, and
+// subscribers see the termination.
+func TestTerminateUpload(t *testing.T) {
+	h, store, _ := newMemHandler(t, tus.Config{})
+	srv := httptest.NewServer(http.StripPrefix("/files/", h))
+	defer srv.Close()
+	sub := h.Subscribe(16, tus.EventTerminated)
+	defer sub.Close()
+
+	w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Length": "1000"}))
+	mustEq(t, "POST", w.Code, http.StatusCreated)
+	id := idFromLocation(t, w.Header().Get("Location"))
+
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	req, err := http.NewRequest(http.MethodPatch, srv.URL+"/files/"+id, pr)
+	noErr(t, err)
+	req.ContentLength = 1000
+	req.Header.Set("Tus-Resumable", tus.TusVersion)
+	req.Header.Set("Content-Type", octet)
+	req.Header.Set("Upload-Offset", "0")
+	done := make(chan int, 1)
+	go func() {
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- 0
+			return
+		}
+		res.Body.Close()
+		done <- res.StatusCode
+	}()
+	_, err = pw.Write([]byte("0123456789"))
+	noErr(t, err)
+	store.waitReading(t, id, 10) // the PATCH holds the lock and is reading
+
+	noErr(t, h.TerminateUpload(context.Background(), id))
+	if _, _, ok := store.state(id); ok {
+		t.Fatal("the upload still exists")
+	}
+	ev := <-sub.C
+	eq(t, "event", ev.Type, tus.EventTerminated)
+	eq(t, "event upload", ev.Upload.ID, id)
+	eq(t, "event method", ev.HTTPRequest.Method, "")
+	pw.Close()
+	if status := <-done; status != 0 {
+		eq(t, "the PATCH's status", status, http.StatusBadRequest) // interrupted
+	}
+
+	if err := h.TerminateUpload(context.Background(), id); !errors.Is(err, tus.ErrNotFound) {
+		t.Errorf("terminating it again: %v, want ErrNotFound", err)
+	}
+	if err := h.TerminateUpload(context.Background(), "../x"); !errors.Is(err, tus.ErrInvalidID) {
+		t.Errorf("an invalid ID: %v, want ErrInvalidID", err)
+	}
 }

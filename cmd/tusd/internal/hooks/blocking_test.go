@@ -2,8 +2,11 @@ package hooks_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"strings"
 	"testing"
@@ -256,4 +259,32 @@ func TestInvalidStatusFails(t *testing.T) {
 	check(t, "status", res.status, http.StatusInternalServerError)
 	check(t, "failures", e.failures(hooks.PreCreate), 1)
 	contains(t, "log", e.logs.String(), "invalid HTTP status 42")
+}
+
+// TestPostReceiveStopsLate answers a post-receive with StopUpload only
+// after its PATCH has ended: the upload is terminated all the same.
+func TestPostReceiveStopsLate(t *testing.T) {
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req hooks.Request
+		_ = json.NewDecoder(r.Body).Decode(&req)
+		if req.Type == hooks.PostReceive {
+			<-release // until the PATCH has been answered
+			_, _ = io.WriteString(w, `{"StopUpload":true}`)
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	e := newEnv(t, hooks.Config{Backend: &hooks.HTTPBackend{URL: srv.URL}, Enabled: []hooks.Type{hooks.PostReceive}},
+		func(c *tus.Config) { c.ProgressInterval = time.Nanosecond })
+	id := e.create("5", nil)
+	check(t, "PATCH status", e.patch(id, "hello").status, http.StatusNoContent)
+	release <- struct{}{}
+	waitFor(t, "the upload is terminated", func() bool {
+		_, err := e.info(id)
+		return errors.Is(err, tus.ErrNotFound)
+	})
+	waitFor(t, "the termination is logged", func() bool {
+		return strings.Contains(e.logs.String(), "after its request ended: terminated")
+	})
 }

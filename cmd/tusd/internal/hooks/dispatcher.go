@@ -62,6 +62,7 @@ type Dispatcher struct {
 	started bool
 	closed  bool
 	sub     *tus.Subscription
+	handler *tus.Handler // set by Start, before the workers run
 	wg      sync.WaitGroup
 }
 
@@ -167,6 +168,7 @@ func (d *Dispatcher) Start(h *tus.Handler) {
 	// The consumer only moves events into the queue, so a small buffer
 	// is enough to keep requests from waiting for it.
 	d.sub = h.Subscribe(64, types...)
+	d.handler = h
 	d.wg.Add(1 + d.workers)
 	go d.consume(d.sub)
 	for range d.workers {
@@ -211,10 +213,30 @@ func (d *Dispatcher) work() {
 		}
 		resp, err := d.invoke(d.ctx, t, ev.HookEvent, nil)
 		if err == nil && t == PostReceive && resp.StopUpload {
-			stopped := ev.StopUpload(resp.HTTPResponse)
-			d.log.LogAttrs(context.Background(), slog.LevelInfo, "post-receive hook stopped the upload",
-				slog.String("upload_id", ev.Upload.ID), slog.Bool("in_time", stopped))
+			d.stop(ev, resp.HTTPResponse)
 		}
+	}
+}
+
+// stop ends the upload of a post-receive event whose hook asked to stop
+// it: the request that is still writing is stopped and answered with the
+// hook's response; if that request has ended, the upload is terminated all
+// the same, on the server's own decision.
+func (d *Dispatcher) stop(ev tus.Event, resp tus.HTTPResponse) {
+	id := slog.String("upload_id", ev.Upload.ID)
+	if ev.StopUpload(resp) {
+		d.log.LogAttrs(context.Background(), slog.LevelInfo, "post-receive hook stopped the upload", id)
+		return
+	}
+	err := d.handler.TerminateUpload(d.ctx, ev.Upload.ID)
+	switch {
+	case err == nil:
+		d.log.LogAttrs(context.Background(), slog.LevelInfo, "post-receive hook stopped the upload after its request ended: terminated", id)
+	case errors.Is(err, tus.ErrNotFound):
+		// Gone already.
+	default:
+		d.log.LogAttrs(context.Background(), slog.LevelError, "post-receive hook stopped the upload after its request ended; terminating it failed",
+			id, slog.String("error", err.Error()))
 	}
 }
 
