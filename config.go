@@ -117,6 +117,7 @@ func DefaultCorsConfig() *CorsConfig {
 			"Upload-Offset", "Tus-Resumable", "Upload-Metadata",
 			"Upload-Defer-Length", "Upload-Concat", "Upload-Checksum",
 			"Upload-Complete", "Upload-Incomplete", "Upload-Draft-Interop-Version",
+			"Content-Disposition",
 		}, ", "),
 		ExposeHeaders: strings.Join([]string{
 			"Upload-Offset", "Location", "Upload-Length", "Tus-Version",
