@@ -32,6 +32,8 @@ func (h *Handler) ietfCreate(w http.ResponseWriter, r *http.Request, v ietfVersi
 	}
 	switch {
 	case err != nil:
+	case length < 0 && h.cfg.MaxSize > 0 && r.ContentLength > h.cfg.MaxSize:
+		err = ErrMaxSizeExceeded // refused before an upload is made
 	case length < 0 && !h.composer.UsesLengthDeferrer():
 		err = errIETFNoDeferrer
 	case length < 0:

@@ -210,6 +210,14 @@ func (e *ietfEnv) wantAppended(res ietfResp, offset int64, complete bool) {
 	}
 }
 
+// appendStatus is the status of a successful append in the env's version.
+func (e *ietfEnv) appendStatus() int {
+	if e.v >= 7 {
+		return http.StatusNoContent
+	}
+	return http.StatusCreated
+}
+
 // wantState checks an offset retrieval.
 func (e *ietfEnv) wantState(url string, offset int64, complete bool, length string) {
 	e.t.Helper()
@@ -371,11 +379,49 @@ func TestIETFPerVersion(t *testing.T) {
 		}},
 		{"CompletedTwice", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			loc := e.wantCreated(e.create("abc", 3, true, nil), 3, true)
-			e.wantProblem(e.appendTo(loc, 3, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
-			e.wantProblem(e.appendTo(loc, 3, "d", false, nil), http.StatusBadRequest, 6, "completed-upload")
+			if e.v >= 6 {
+				// Completing again without content succeeds (see
+				// CompleteAfterLengthReached).
+				e.wantAppended(e.appendTo(loc, 3, "", true, nil), 3, true)
+			} else {
+				e.wantProblem(e.appendTo(loc, 3, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
+			}
+			if e.v >= 8 {
+				// Draft -10 on: content for a completed upload is an
+				// inconsistent length.
+				e.wantProblem(e.appendTo(loc, 3, "d", false, nil), http.StatusBadRequest, 7, "inconsistent-upload-length")
+			} else {
+				e.wantProblem(e.appendTo(loc, 3, "d", false, nil), http.StatusBadRequest, 6, "completed-upload")
+			}
+			e.wantProblem(e.appendTo(loc, 3, "", false, nil), http.StatusBadRequest, 6, "completed-upload")
 			data, finishes := e.stored(loc)
 			eq(t, "stored", data, "abc")
 			eq(t, "finishes", finishes, 1)
+		}},
+		{"CompleteAfterLengthReached", tus.Config{}, func(t *testing.T, e *ietfEnv) {
+			if e.v < 6 {
+				t.Skip("no Upload-Length before draft -05")
+			}
+			// The content reaches Upload-Length with Upload-Complete: ?0;
+			// the client then completes the upload with an empty append.
+			loc := e.wantCreated(e.create("ab", 2, false, hdr{"Upload-Length": "3"}), 2, false)
+			res := e.appendTo(loc, 2, "c", false, nil)
+			mustEq(t, "append status", res.status, e.appendStatus())
+			eq(t, "append Upload-Offset", res.hdr.Get("Upload-Offset"), "3")
+			for range 2 { // idempotent: a client that lost the answer sends it again
+				e.wantAppended(e.appendTo(loc, 3, "", true, nil), 3, true)
+			}
+			e.wantState(loc, 3, true, "3")
+			e.wantProblem(e.appendTo(loc, 2, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
+			data, finishes := e.stored(loc)
+			eq(t, "stored", data, "abc")
+			eq(t, "finishes", finishes, 1)
+		}},
+		{"CreateOpenLengthPastMaxSize", tus.Config{MaxSize: 10}, func(t *testing.T, e *ietfEnv) {
+			res := e.create("hello world", 11, false, nil)
+			eq(t, "status", res.status, http.StatusRequestEntityTooLarge)
+			eq(t, "104 responses", len(res.infos), 0)
+			eq(t, "uploads in the store", e.store.count(), 0)
 		}},
 		{"InconsistentLength", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			loc := e.wantCreated(e.create("abc", 3, false, nil), 3, false)
@@ -664,7 +710,8 @@ func TestIETFRetryFailedFinish(t *testing.T) {
 	res := e.appendTo(loc, 3, "def", true, nil)
 	eq(t, "failed finish", res.status, http.StatusInternalServerError)
 	e.wantAppended(e.appendTo(loc, 6, "", true, nil), 6, true)
-	e.wantProblem(e.appendTo(loc, 6, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
+	// Sent once more, it succeeds without finishing again.
+	e.wantAppended(e.appendTo(loc, 6, "", true, nil), 6, true)
 	data, finishes := e.stored(loc)
 	eq(t, "stored", data, "abcdef")
 	eq(t, "finish attempts", finishes, 2)

@@ -70,6 +70,11 @@ func (v ietfVersion) problems() bool { return v >= 6 }
 // exists (draft -06 on).
 func (v ietfVersion) lengthProblem() bool { return v >= 7 }
 
+// completedAppendInconsistent reports whether an append with content to a
+// completed upload is an inconsistent length rather than a completed upload
+// (draft -10 on, Upload Append, Server Behavior).
+func (v ietfVersion) completedAppendInconsistent() bool { return v >= 8 }
+
 // ageKey is the Upload-Limit key for the upload's remaining lifetime:
 // expires in drafts -04/-05, max-age from -06.
 func (v ietfVersion) ageKey() string {
