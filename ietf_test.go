@@ -423,6 +423,26 @@ func TestIETFPerVersion(t *testing.T) {
 			eq(t, "104 responses", len(res.infos), 0)
 			eq(t, "uploads in the store", e.store.count(), 0)
 		}},
+		{"InvalidFieldValues", tus.Config{}, func(t *testing.T, e *ietfEnv) {
+			if e.v < 6 {
+				t.Skip("no Upload-Length before draft -05")
+			}
+			res := e.create("hello", 5, false, hdr{"Upload-Length": "1.5"})
+			if e.v == 6 {
+				eq(t, "invalid Upload-Length", res.status, http.StatusBadRequest)
+				eq(t, "uploads", e.store.count(), 0)
+			} else {
+				// Draft -06 on: the header is ignored, the length stays open.
+				loc := e.wantCreated(res, 5, false)
+				e.wantState(loc, 5, false, "")
+				e.wantAppended(e.appendTo(loc, 5, "!", false, hdr{"Upload-Length": "-6"}), 6, false)
+				e.wantState(loc, 6, false, "")
+			}
+			// Upload-Complete is required: ignored or refused, it fails.
+			res = e.create("hello", 5, false, hdr{"Upload-Complete": "true"})
+			eq(t, "invalid Upload-Complete", res.status, http.StatusBadRequest)
+			eq(t, "no 104", len(res.infos), 0)
+		}},
 		{"InconsistentLength", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			loc := e.wantCreated(e.create("abc", 3, false, nil), 3, false)
 			if e.v >= 6 {

@@ -70,6 +70,12 @@ func (v ietfVersion) problems() bool { return v >= 6 }
 // exists (draft -06 on).
 func (v ietfVersion) lengthProblem() bool { return v >= 7 }
 
+// ignoresInvalidFields reports whether an Upload-Length or Upload-Complete
+// value that is not a valid structured-field Integer or Boolean is ignored,
+// as if the header were absent ("Other values MUST cause the entire header
+// field to be ignored", draft -06 on); earlier drafts' servers refuse it.
+func (v ietfVersion) ignoresInvalidFields() bool { return v >= 7 }
+
 // completedAppendInconsistent reports whether an append with content to a
 // completed upload is an inconsistent length rather than a completed upload
 // (draft -10 on, Upload Append, Server Behavior).
