@@ -87,7 +87,7 @@ func (h *Handler) ietfWrite(w http.ResponseWriter, r *http.Request, v ietfVersio
 	var err error
 	if r.ContentLength != 0 {
 		start := info.Offset
-		info, resp, err = h.writeBody(w, r, hl, up, info, h.ietfProgress(w, r, v))
+		info, resp, err = h.writeBody(w, r, hl, up, info, true, h.ietfProgress(w, r, v))
 		switch {
 		case bodyBroke(err):
 			return info, HTTPResponse{}, nil

@@ -218,6 +218,46 @@ func (e *ietfEnv) appendStatus() int {
 	return http.StatusCreated
 }
 
+// chunkedAppend patches body at offset without a Content-Length.
+func (e *ietfEnv) chunkedAppend(url string, offset int64, body string, complete bool) ietfResp {
+	e.t.Helper()
+	h := e.completion(complete)
+	h["Upload-Offset"] = strconv.FormatInt(offset, 10)
+	if e.v >= 6 {
+		h["Content-Type"] = tus.PartialUploadType
+	}
+	return e.do(http.MethodPatch, url, io.MultiReader(strings.NewReader(body)), -1, h)
+}
+
+// wantProgressWithin checks that the progress 104s before res never go
+// back and never announce more than res and the later offset retrieval
+// head say the upload holds.
+func (e *ietfEnv) wantProgressWithin(res, head ietfResp) {
+	e.t.Helper()
+	final, err := strconv.ParseInt(res.hdr.Get("Upload-Offset"), 10, 64)
+	if err != nil {
+		final = -1 // not sent: only the HEAD counts
+	}
+	held, err := strconv.ParseInt(head.hdr.Get("Upload-Offset"), 10, 64)
+	noErr(e.t, err)
+	last := int64(-1)
+	for _, in := range res.infos {
+		s := in.hdr.Get("Upload-Offset")
+		if s == "" {
+			continue
+		}
+		off, err := strconv.ParseInt(s, 10, 64)
+		noErr(e.t, err)
+		if off < last {
+			e.t.Errorf("progress went back from %d to %d", last, off)
+		}
+		if off > held || final >= 0 && off > final {
+			e.t.Errorf("progress announced offset %d; the response says %d, HEAD %d", off, final, held)
+		}
+		last = off
+	}
+}
+
 // wantState checks an offset retrieval.
 func (e *ietfEnv) wantState(url string, offset int64, complete bool, length string) {
 	e.t.Helper()
@@ -512,6 +552,39 @@ func TestIETFPerVersion(t *testing.T) {
 			e.wantAppended(res, int64(2*len(body)), true)
 			if e.v >= 5 && len(res.infos) == 0 {
 				t.Errorf("no progress 104 responses to the append")
+			}
+		}},
+		{"ProgressNeverAheadOfStore", tus.Config{ProgressInterval: time.Nanosecond, MaxSize: 1 << 20}, func(t *testing.T, e *ietfEnv) {
+			// Every 104 offset is kept by the store: none exceeds the final
+			// response's or a later HEAD's, also when the content goes past
+			// the upload's length (the bytes up to it are kept) or past
+			// MaxSize while the length is open.
+			body := strings.Repeat("x", 512<<10)
+			length := ""
+			if e.v >= 6 {
+				length = strconv.Itoa(300 << 10)
+			}
+			loc := e.wantCreated(e.create("", 0, false, hdr{"Upload-Length": length}), 0, false)
+			res := e.chunkedAppend(loc, 0, body+body+body, false)
+			e.wantProgressWithin(res, e.head(loc))
+			if e.v >= 6 {
+				e.wantProblem(res, http.StatusBadRequest, 7, "inconsistent-upload-length")
+				eq(t, "Upload-Offset", res.hdr.Get("Upload-Offset"), length)
+				e.wantState(loc, 300<<10, true, length)
+				data, finishes := e.stored(loc)
+				eq(t, "stored", data == body[:300<<10], true)
+				eq(t, "finishes", finishes, 1)
+			} else {
+				eq(t, "status", res.status, http.StatusRequestEntityTooLarge)
+			}
+			// An open length past MaxSize.
+			loc = e.wantCreated(e.create("", 0, false, nil), 0, false)
+			res = e.chunkedAppend(loc, 0, body+body+body, false)
+			eq(t, "status", res.status, http.StatusRequestEntityTooLarge)
+			head := e.head(loc)
+			e.wantProgressWithin(res, head)
+			if len(res.infos) > 0 {
+				eq(t, "HEAD Upload-Offset", head.hdr.Get("Upload-Offset"), strconv.Itoa(1<<20))
 			}
 		}},
 		{"ProgressPaced", tus.Config{ProgressInterval: time.Hour}, func(t *testing.T, e *ietfEnv) {
