@@ -463,6 +463,30 @@ func TestIETFPerVersion(t *testing.T) {
 			eq(t, "104 responses", len(res.infos), 0)
 			eq(t, "uploads in the store", e.store.count(), 0)
 		}},
+		{"CompletingShortOfLength", tus.Config{}, func(t *testing.T, e *ietfEnv) {
+			if e.v < 6 {
+				t.Skip("no Upload-Length before draft -05")
+			}
+			// A completing request whose content (no Content-Length) ends
+			// before the known length: an inconsistent length. The bytes
+			// are kept and the answer says how far the upload got, so the
+			// client can resume.
+			res := e.create("abc", -1, true, hdr{"Upload-Length": "9"})
+			e.wantProblem(res, http.StatusBadRequest, 7, "inconsistent-upload-length")
+			loc := res.hdr.Get("Location")
+			eq(t, "104 Location", len(res.infos) > 0 && res.infos[0].hdr.Get("Location") == loc, true)
+			eq(t, "Upload-Offset", res.hdr.Get("Upload-Offset"), "3")
+			eq(t, "complete", e.isComplete(res), false)
+			res = e.chunkedAppend(loc, 3, "def", true)
+			e.wantProblem(res, http.StatusBadRequest, 7, "inconsistent-upload-length")
+			eq(t, "Upload-Offset", res.hdr.Get("Upload-Offset"), "6")
+			eq(t, "complete", e.isComplete(res), false)
+			e.wantState(loc, 6, false, "9")
+			e.wantAppended(e.appendTo(loc, 6, "ghi", true, nil), 9, true)
+			data, finishes := e.stored(loc)
+			eq(t, "stored", data, "abcdefghi")
+			eq(t, "finishes", finishes, 1)
+		}},
 		{"InvalidFieldValues", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			if e.v < 6 {
 				t.Skip("no Upload-Length before draft -05")
