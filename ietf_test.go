@@ -702,6 +702,23 @@ func TestIETFInteropVersionChecked(t *testing.T) {
 	}
 }
 
+// An OPTIONS request without an interop version (tus discovery) says that
+// resumable uploads are accepted too, as drafts -04 on require.
+func TestIETFDiscoveryWithoutVersion(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		e := newIETFEnv(t, 8, tus.Config{DisableIETFDrafts: disabled})
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, newReq(http.MethodOptions, "/files/", nil, hdr{"Tus-Resumable": ""}))
+		eq(t, "status", w.Code, http.StatusNoContent)
+		eq(t, "Tus-Version", w.Header().Get("Tus-Version"), tusVersion)
+		if disabled {
+			absent(t, w.Header(), "Accept-Patch")
+		} else {
+			eq(t, "Accept-Patch", w.Header().Get("Accept-Patch"), tus.PartialUploadType)
+		}
+	}
+}
+
 func TestIETFDisabled(t *testing.T) {
 	e := newIETFEnv(t, 8, tus.Config{DisableIETFDrafts: true})
 	w := httptest.NewRecorder()

@@ -13,13 +13,20 @@ import (
 //	4  draft -02        Upload-Complete replaces Upload-Incomplete
 //	5  draft -03        progress in further 104 responses (Upload-Offset)
 //	6  drafts -04, -05  application/partial-upload appends, Upload-Limit
-//	                    (expires=), problem types for a mismatching offset
-//	                    and a completed upload; -05 adds Upload-Length
+//	                    (expires=; sent in the 104 with Location, in
+//	                    creation, append and HEAD responses, OPTIONS and
+//	                    413s), problem types for a mismatching offset and a
+//	                    completed upload; -05 adds Upload-Length
 //	7  drafts -06..-08  Upload-Limit max-age= (was expires=), problem type
 //	                    for an inconsistent length, Upload-Complete required
 //	                    on appends and in their responses (204), HEAD and
-//	                    DELETE no longer refuse state headers
-//	8  drafts -09..-12  Upload-Limit in every 104 and offset response
+//	                    DELETE no longer refuse state headers, invalid
+//	                    Upload-Length/Upload-Complete values are ignored
+//	8  drafts -09..-12  content appended to a completed upload is an
+//	                    inconsistent length (not a completed upload)
+//
+// From version 6, an empty completing append to an upload that already
+// holds its whole length succeeds (see ietfAppend).
 const (
 	// IETFMinInteropVersion is the oldest interop version served.
 	IETFMinInteropVersion = 3
