@@ -157,6 +157,11 @@ func (u *upload) run(ctx context.Context) (Result, error) {
 			if ferr := u.fail(ctx, err); ferr != nil {
 				return u.result(), ferr
 			}
+		} else if err != nil || st.status/100 != 2 {
+			// Interrupted after the 104: the offset is retrieved below.
+			u.mu.Lock()
+			u.res.Resumptions++
+			u.mu.Unlock()
 		}
 	}
 	var offset int64 = -1 // unknown: retrieve it first

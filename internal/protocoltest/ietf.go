@@ -66,3 +66,55 @@ func testIETFThroughCuttingProxy(t *testing.T, nc NewComposer) {
 		}
 	}
 }
+
+// testIETFLostFinalResponse loses, through a proxy, the final response of
+// the request that completed the upload (the server did its work), in every
+// interop version, with optimistic and careful creation: the client must
+// then retrieve the offset and find the upload complete, and the store must
+// hold exactly the bytes sent.
+func testIETFLostFinalResponse(t *testing.T, nc NewComposer) {
+	want := data(2<<20+5, 37)
+	for v := tus.IETFMinInteropVersion; v <= tus.IETFMaxInteropVersion; v++ {
+		for _, chunk := range []int64{0, 1 << 20} {
+			t.Run(fmt.Sprintf("v%d/chunk%d", v, chunk), func(t *testing.T) {
+				c, composer := serve(t, nc, func(cfg *tus.Config) {
+					cfg.ProgressInterval = time.Nanosecond
+				})
+				if chunk > 0 && v < 6 && !composer.UsesLengthDeferrer() {
+					t.Skip("careful creation before Upload-Length needs a length deferrer")
+				}
+				host := strings.TrimPrefix(strings.TrimSuffix(c.base, "/files/"), "http://")
+				p, err := cutproxy.New(host, 0, 0, uint64(v))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer p.Close()
+				completed := "Upload-Complete: ?1"
+				if v == 3 {
+					completed = "Upload-Incomplete: ?0"
+				}
+				p.CutResponses(completed, 1)
+				client := &ietfclient.Client{
+					Version: v, ChunkSize: chunk, ExpectContinue: true, MaxFailures: 10,
+					HTTP: &http.Client{Transport: &http.Transport{ExpectContinueTimeout: time.Minute}, Timeout: 2 * time.Minute},
+				}
+				res, err := client.Upload(context.Background(), "http://"+p.Addr()+"/files/", bytes.NewReader(want), int64(len(want)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.ResponseCuts() != 1 || res.Resumptions == 0 {
+					t.Errorf("response cuts %d, resumptions %d: the completing response was not lost", p.ResponseCuts(), res.Resumptions)
+				}
+				url := strings.Replace(res.URL, p.Addr(), host, 1)
+				if got := c.offset(url); got != int64(len(want)) {
+					t.Fatalf("offset %d, want %d", got, len(want))
+				}
+				if composer.UsesContentServer() {
+					if got := c.download(url); !bytes.Equal(got, want) {
+						t.Fatalf("the store holds %d bytes that differ from the %d sent", len(got), len(want))
+					}
+				}
+			})
+		}
+	}
+}
