@@ -4,8 +4,13 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptrace"
+	"net/textproto"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +108,70 @@ func ietfThroughProxy(t *testing.T, nc NewComposer, want []byte, maxFailures int
 					}
 				}
 			})
+		}
+	}
+}
+
+// testIETFBodyPastLength appends, in interop version 8 and without
+// Content-Length, more content than the upload's length: the bytes up to
+// the length are kept, the answer is inconsistent-upload-length with the
+// final offset, and no progress 104 announced more than that. It runs with
+// progress 104s on every read and with none.
+func testIETFBodyPastLength(t *testing.T, nc NewComposer) {
+	for _, interval := range []time.Duration{time.Nanosecond, time.Hour} {
+		t.Run(interval.String(), func(t *testing.T) { ietfBodyPastLength(t, nc, interval) })
+	}
+}
+
+func ietfBodyPastLength(t *testing.T, nc NewComposer, interval time.Duration) {
+	c, composer := serve(t, nc, func(cfg *tus.Config) { cfg.ProgressInterval = interval })
+	const length = 1<<20 + 3
+	want := data(3<<20, 41)
+	u := c.create(length)
+	var mu sync.Mutex
+	var progress []int64
+	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, h textproto.MIMEHeader) error {
+		if n, err := strconv.ParseInt(h.Get("Upload-Offset"), 10, 64); code == 104 && err == nil {
+			mu.Lock()
+			progress = append(progress, n)
+			mu.Unlock()
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), trace), http.MethodPatch, u, io.MultiReader(bytes.NewReader(want)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"Upload-Draft-Interop-Version": "8", "Upload-Complete": "?0",
+		"Upload-Offset": "0", "Content-Type": "application/partial-upload"} {
+		req.Header.Set(k, v)
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "inconsistent-upload-length") {
+		t.Fatalf("append past the length: %d %q", res.StatusCode, body)
+	}
+	if got := res.Header.Get("Upload-Offset"); got != strconv.Itoa(length) {
+		t.Errorf("Upload-Offset %q, want %d", got, length)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, n := range progress {
+		if n > length || i > 0 && n < progress[i-1] {
+			t.Errorf("progress 104 offsets %v: past %d or going back", progress, length)
+			break
+		}
+	}
+	if got := c.offset(u); got != length {
+		t.Fatalf("offset %d, want %d", got, length)
+	}
+	if composer.UsesContentServer() {
+		if got := c.download(u); !bytes.Equal(got, want[:length]) {
+			t.Fatalf("the store holds %d bytes that differ from the %d sent first", len(got), length)
 		}
 	}
 }

@@ -58,6 +58,7 @@ func Run(t *testing.T, newComposer NewComposer) {
 		{"PathTraversal", testPathTraversal},
 		{"IETFThroughCuttingProxy", testIETFThroughCuttingProxy},
 		{"IETFLostFinalResponse", testIETFLostFinalResponse},
+		{"IETFBodyPastLength", testIETFBodyPastLength},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newComposer) })
