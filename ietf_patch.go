@@ -75,7 +75,9 @@ func (h *Handler) ietfAppendLocked(w http.ResponseWriter, r *http.Request, v iet
 		// whole length: the stores complete an upload when its offset
 		// reaches its length, even if the content came with
 		// Upload-Complete: ?0, so the client's own completion is answered
-		// as a success, as often as it is sent.
+		// as a success, as often as it is sent (if the length it states,
+		// if any, is the upload's).
+		_, err = ietfLength(r, v, info.Offset, complete)
 	case info.IsComplete() && r.ContentLength != 0 && v.completedAppendInconsistent():
 		err = errIETFInconsistentLength.WithMessage("the upload is already complete: content past its length")
 	case info.IsComplete():

@@ -452,6 +452,8 @@ func TestIETFPerVersion(t *testing.T) {
 				e.wantAppended(e.appendTo(loc, 3, "", true, nil), 3, true)
 			}
 			e.wantState(loc, 3, true, "3")
+			e.wantProblem(e.appendTo(loc, 3, "", true, hdr{"Upload-Length": "4"}), http.StatusBadRequest, 7, "inconsistent-upload-length")
+			e.wantAppended(e.appendTo(loc, 3, "", true, hdr{"Upload-Length": "3"}), 3, true)
 			e.wantProblem(e.appendTo(loc, 2, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
 			data, finishes := e.stored(loc)
 			eq(t, "stored", data, "abc")
