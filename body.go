@@ -13,7 +13,13 @@ import (
 // deadline (Config.NetworkTimeout), can be interrupted from another
 // goroutine (a newer request wants the upload's lock), reports progress, and
 // stops at the number of bytes the upload may still take: more bytes than
-// that fail the whole chunk with ErrSizeExceeded.
+// that fail the whole chunk with ErrSizeExceeded (tus), or, for an IETF
+// request (keepToLimit, or keepAnnounced once progress was announced), keep
+// the bytes up to the limit and then fail with ErrSizeExceeded.
+//
+// Progress reports the bytes handed to the store by earlier reads, not
+// those of the read in progress: when the store asks for more, it has
+// taken the bytes before.
 type bodyReader struct {
 	body  io.Reader
 	rc    *http.ResponseController
@@ -26,6 +32,13 @@ type bodyReader struct {
 	progressEvery time.Duration
 	progressAt    time.Time
 	onProgress    func(read int64)
+	reported      int64 // the last offset given to onProgress
+	announced     bool  // onProgress sent an offset to the client
+
+	// keepToLimit keeps the bytes up to limit when the body goes past it;
+	// keepAnnounced does once an offset was announced (an IETF client was
+	// told of the bytes, and an offset it was told must not go back).
+	keepToLimit, keepAnnounced bool
 
 	failed bool // the body failed to read (the client broke off, stalled or was cut off)
 
@@ -48,6 +61,14 @@ func newBodyReader(w http.ResponseWriter, r *http.Request, limit int64, timeout 
 // Read reads from the body, translating deadline and interruption errors
 // into protocol errors.
 func (b *bodyReader) Read(p []byte) (int, error) {
+	if b.onProgress != nil && b.read > b.reported {
+		// The store took the bytes of the previous reads.
+		if now := time.Now(); now.Sub(b.progressAt) >= b.progressEvery {
+			b.progressAt = now
+			b.reported = b.read
+			b.onProgress(b.read)
+		}
+	}
 	if b.limit >= 0 {
 		if b.read >= b.limit {
 			err := b.checkOverflow()
@@ -69,12 +90,6 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 	}
 	n, err := b.body.Read(p)
 	b.read += int64(n)
-	if b.onProgress != nil && n > 0 {
-		if now := time.Now(); now.Sub(b.progressAt) >= b.progressEvery {
-			b.progressAt = now
-			b.onProgress(b.read)
-		}
-	}
 	if err == io.EOF {
 		b.ended()
 	}
@@ -92,12 +107,17 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 // checkOverflow is called once the limit is reached: the body must end here.
 // A body that breaks off instead (a stall or an interruption before the
 // final empty chunk) has delivered every byte the upload needs, so that
-// counts as its end too.
+// counts as its end too. A body that goes on fails with ErrSizeExceeded:
+// the store drops the chunk, unless its bytes up to the limit are to be
+// kept (keepToLimit, keepAnnounced).
 func (b *bodyReader) checkOverflow() error {
 	var one [1]byte
 	for {
 		n, err := b.body.Read(one[:])
 		if n > 0 {
+			if b.keepToLimit || b.keepAnnounced && b.announced {
+				return ErrSizeExceeded
+			}
 			return &discardError{cause: ErrSizeExceeded}
 		}
 		if err != nil {

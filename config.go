@@ -46,7 +46,8 @@ type Config struct {
 	Expiration time.Duration
 	// ProgressInterval is the least time between two progress events of one
 	// request (1 s by default). It also paces the progress 104 responses of
-	// the IETF protocol (interop version 5 on).
+	// the IETF protocol (interop version 5 on). Both count the bytes the
+	// store has taken from the request, not those of a read in progress.
 	ProgressInterval time.Duration
 	// Cors configures cross-origin requests. Nil means the defaults of
 	// DefaultCorsConfig: every origin allowed, no credentials.
@@ -118,6 +119,7 @@ func DefaultCorsConfig() *CorsConfig {
 			"Upload-Offset", "Tus-Resumable", "Upload-Metadata",
 			"Upload-Defer-Length", "Upload-Concat", "Upload-Checksum",
 			"Upload-Complete", "Upload-Incomplete", "Upload-Draft-Interop-Version",
+			"Content-Disposition",
 		}, ", "),
 		ExposeHeaders: strings.Join([]string{
 			"Upload-Offset", "Location", "Upload-Length", "Tus-Version",

@@ -130,3 +130,20 @@ func TestCorsActualRequest(t *testing.T) {
 		eq(t, "Tus-Version", w.Header().Get("Tus-Version"), tusVersion)
 	})
 }
+
+// TestCorsAllowsIETFHeaders checks that a browser may send every request
+// header an IETF draft client uses, Content-Disposition (the file name of a
+// creation) included.
+func TestCorsAllowsIETFHeaders(t *testing.T) {
+	allow := strings.Split(tus.DefaultCorsConfig().AllowHeaders, ", ")
+	for _, want := range []string{"Upload-Complete", "Upload-Incomplete", "Upload-Draft-Interop-Version",
+		"Upload-Offset", "Upload-Length", "Content-Type", "Content-Disposition"} {
+		found := false
+		for _, a := range allow {
+			found = found || strings.EqualFold(a, want)
+		}
+		if !found {
+			t.Errorf("default AllowHeaders %q lacks %s", tus.DefaultCorsConfig().AllowHeaders, want)
+		}
+	}
+}

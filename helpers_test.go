@@ -393,6 +393,13 @@ func (s *memStore) state(id string) (data string, finishes int, ok bool) {
 	return string(u.data), u.finishes, true
 }
 
+// count returns how many uploads the store holds.
+func (s *memStore) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.uploads)
+}
+
 // chunkErr returns the error the i-th WriteChunk's source ended with.
 func (s *memStore) chunkErr(t testing.TB, id string, i int) error {
 	t.Helper()

@@ -192,17 +192,20 @@ func (h *Handler) send104(w http.ResponseWriter, r *http.Request, v ietfVersion,
 // version 5, a 104 with the offset reached, else nil. The first comes one
 // Config.ProgressInterval after the request starts and the others at least
 // that far apart, so a short request gets none (some clients give up after
-// a few 1xx responses they do not read).
-func (h *Handler) ietfProgress(w http.ResponseWriter, r *http.Request, v ietfVersion) func(int64) {
-	if !v.progress() {
+// a few 1xx responses they do not read). The hook reports whether it sent
+// one.
+func (h *Handler) ietfProgress(w http.ResponseWriter, r *http.Request, v ietfVersion) func(int64) bool {
+	if !v.progress() || !r.ProtoAtLeast(1, 1) {
 		return nil
 	}
 	last := time.Now()
-	return func(offset int64) {
+	return func(offset int64) bool {
 		if now := time.Now(); now.Sub(last) >= h.cfg.ProgressInterval {
 			last = now
 			h.send104(w, r, v, "Upload-Offset", formatInt(offset))
+			return true
 		}
+		return false
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 // completeness (Content-Type application/partial-upload from interop
 // version 6). A wrong offset answers 409 with the right one (and the
 // mismatching-upload-offset problem from version 6); an append to a
-// completed upload answers 400 (completed-upload); lengths that disagree
+// completed upload answers 400 (completed-upload; with content, in version 8,
+// inconsistent-upload-length), except an empty completing one at the
+// upload's offset, which succeeds from version 6; lengths that disagree
 // answer 400 (inconsistent-upload-length from version 7). Success answers
 // 201 (204 from version 7) with Upload-Offset and the completeness.
 func (h *Handler) ietfAppend(w http.ResponseWriter, r *http.Request, v ietfVersion) {
@@ -68,6 +70,16 @@ func (h *Handler) ietfAppendLocked(w http.ResponseWriter, r *http.Request, v iet
 	case info.IsComplete() && complete && r.ContentLength == 0 && offset == info.Offset && h.finishPending(id):
 		// The completing request whose finish failed, sent again.
 		resp, err = h.retryFinish(r, up, info)
+	case info.IsComplete() && complete && r.ContentLength == 0 && offset == info.Offset && v.lengthHeader():
+		// An empty completing append to an upload that already holds its
+		// whole length: the stores complete an upload when its offset
+		// reaches its length, even if the content came with
+		// Upload-Complete: ?0, so the client's own completion is answered
+		// as a success, as often as it is sent (if the length it states,
+		// if any, is the upload's).
+		_, err = ietfLength(r, v, info.Offset, complete)
+	case info.IsComplete() && r.ContentLength != 0 && v.completedAppendInconsistent():
+		err = errIETFInconsistentLength.WithMessage("the upload is already complete: content past its length")
 	case info.IsComplete():
 		err = errIETFCompleted
 	case offset != info.Offset:

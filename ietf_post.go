@@ -32,6 +32,8 @@ func (h *Handler) ietfCreate(w http.ResponseWriter, r *http.Request, v ietfVersi
 	}
 	switch {
 	case err != nil:
+	case length < 0 && h.cfg.MaxSize > 0 && r.ContentLength > h.cfg.MaxSize:
+		err = ErrMaxSizeExceeded // refused before an upload is made
 	case length < 0 && !h.composer.UsesLengthDeferrer():
 		err = errIETFNoDeferrer
 	case length < 0:
@@ -85,7 +87,7 @@ func (h *Handler) ietfWrite(w http.ResponseWriter, r *http.Request, v ietfVersio
 	var err error
 	if r.ContentLength != 0 {
 		start := info.Offset
-		info, resp, err = h.writeBody(w, r, hl, up, info, h.ietfProgress(w, r, v))
+		info, resp, err = h.writeBody(w, r, hl, up, info, true, h.ietfProgress(w, r, v))
 		switch {
 		case bodyBroke(err):
 			return info, HTTPResponse{}, nil
@@ -119,19 +121,22 @@ func (h *Handler) ietfWrite(w http.ResponseWriter, r *http.Request, v ietfVersio
 // ietfComplete reads whether the request completes the upload: from
 // Upload-Complete, or the inverse Upload-Incomplete in version 3. A missing
 // header is an error where required; otherwise it means complete in version
-// 3 (the last append omits Upload-Incomplete) and incomplete later.
+// 3 (the last append omits Upload-Incomplete) and incomplete later. An
+// invalid value is an error up to version 6; from version 7 it counts as
+// missing.
 func ietfComplete(r *http.Request, v ietfVersion, required bool) (bool, error) {
 	name := v.completeHeader()
 	s := r.Header.Get(name)
-	if s == "" {
-		if required {
-			return false, errIETFHeader.WithMessage("missing " + name + " header")
-		}
-		return v == 3, nil
-	}
 	b, ok := parseSFBoolean(s)
-	if !ok {
+	switch {
+	case s != "" && !ok && !v.ignoresInvalidFields():
 		return false, errIETFHeader.WithMessage("invalid " + name + " header: want ?0 or ?1")
+	case !ok && required && s != "":
+		return false, errIETFHeader.WithMessage("invalid " + name + " header, which is ignored, but it is required: want ?0 or ?1")
+	case !ok && required:
+		return false, errIETFHeader.WithMessage("missing " + name + " header")
+	case !ok:
+		return v == 3, nil
 	}
 	if v == 3 {
 		b = !b
@@ -140,16 +145,19 @@ func ietfComplete(r *http.Request, v ietfVersion, required bool) (bool, error) {
 }
 
 // ietfLength returns the upload length a request at offset states, or -1:
-// Upload-Length (version 6 on), or offset plus Content-Length when the
+// Upload-Length (version 6 on; an invalid value is an error in version 6
+// and ignored from version 7), or offset plus Content-Length when the
 // request completes the upload. Both must agree.
 func ietfLength(r *http.Request, v ietfVersion, offset int64, complete bool) (int64, error) {
 	length := int64(-1)
 	if s := r.Header.Get("Upload-Length"); s != "" && v.lengthHeader() {
 		n, ok := parseSFInteger(s)
-		if !ok {
+		switch {
+		case ok:
+			length = n
+		case !v.ignoresInvalidFields():
 			return 0, ErrInvalidUploadLength.WithMessage("invalid Upload-Length header: want a non-negative integer")
 		}
-		length = n
 	}
 	if complete && r.ContentLength >= 0 {
 		end := offset + r.ContentLength

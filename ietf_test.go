@@ -210,6 +210,54 @@ func (e *ietfEnv) wantAppended(res ietfResp, offset int64, complete bool) {
 	}
 }
 
+// appendStatus is the status of a successful append in the env's version.
+func (e *ietfEnv) appendStatus() int {
+	if e.v >= 7 {
+		return http.StatusNoContent
+	}
+	return http.StatusCreated
+}
+
+// chunkedAppend patches body at offset without a Content-Length.
+func (e *ietfEnv) chunkedAppend(url string, offset int64, body string, complete bool) ietfResp {
+	e.t.Helper()
+	h := e.completion(complete)
+	h["Upload-Offset"] = strconv.FormatInt(offset, 10)
+	if e.v >= 6 {
+		h["Content-Type"] = tus.PartialUploadType
+	}
+	return e.do(http.MethodPatch, url, io.MultiReader(strings.NewReader(body)), -1, h)
+}
+
+// wantProgressWithin checks that the progress 104s before res never go
+// back and never announce more than res and the later offset retrieval
+// head say the upload holds.
+func (e *ietfEnv) wantProgressWithin(res, head ietfResp) {
+	e.t.Helper()
+	final, err := strconv.ParseInt(res.hdr.Get("Upload-Offset"), 10, 64)
+	if err != nil {
+		final = -1 // not sent: only the HEAD counts
+	}
+	held, err := strconv.ParseInt(head.hdr.Get("Upload-Offset"), 10, 64)
+	noErr(e.t, err)
+	last := int64(-1)
+	for _, in := range res.infos {
+		s := in.hdr.Get("Upload-Offset")
+		if s == "" {
+			continue
+		}
+		off, err := strconv.ParseInt(s, 10, 64)
+		noErr(e.t, err)
+		if off < last {
+			e.t.Errorf("progress went back from %d to %d", last, off)
+		}
+		if off > held || final >= 0 && off > final {
+			e.t.Errorf("progress announced offset %d; the response says %d, HEAD %d", off, final, held)
+		}
+		last = off
+	}
+}
+
 // wantState checks an offset retrieval.
 func (e *ietfEnv) wantState(url string, offset int64, complete bool, length string) {
 	e.t.Helper()
@@ -371,11 +419,95 @@ func TestIETFPerVersion(t *testing.T) {
 		}},
 		{"CompletedTwice", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			loc := e.wantCreated(e.create("abc", 3, true, nil), 3, true)
-			e.wantProblem(e.appendTo(loc, 3, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
-			e.wantProblem(e.appendTo(loc, 3, "d", false, nil), http.StatusBadRequest, 6, "completed-upload")
+			if e.v >= 6 {
+				// Completing again without content succeeds (see
+				// CompleteAfterLengthReached).
+				e.wantAppended(e.appendTo(loc, 3, "", true, nil), 3, true)
+			} else {
+				e.wantProblem(e.appendTo(loc, 3, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
+			}
+			if e.v >= 8 {
+				// Draft -10 on: content for a completed upload is an
+				// inconsistent length.
+				e.wantProblem(e.appendTo(loc, 3, "d", false, nil), http.StatusBadRequest, 7, "inconsistent-upload-length")
+			} else {
+				e.wantProblem(e.appendTo(loc, 3, "d", false, nil), http.StatusBadRequest, 6, "completed-upload")
+			}
+			e.wantProblem(e.appendTo(loc, 3, "", false, nil), http.StatusBadRequest, 6, "completed-upload")
 			data, finishes := e.stored(loc)
 			eq(t, "stored", data, "abc")
 			eq(t, "finishes", finishes, 1)
+		}},
+		{"CompleteAfterLengthReached", tus.Config{}, func(t *testing.T, e *ietfEnv) {
+			if e.v < 6 {
+				t.Skip("no Upload-Length before draft -05")
+			}
+			// The content reaches Upload-Length with Upload-Complete: ?0;
+			// the client then completes the upload with an empty append.
+			loc := e.wantCreated(e.create("ab", 2, false, hdr{"Upload-Length": "3"}), 2, false)
+			res := e.appendTo(loc, 2, "c", false, nil)
+			mustEq(t, "append status", res.status, e.appendStatus())
+			eq(t, "append Upload-Offset", res.hdr.Get("Upload-Offset"), "3")
+			for range 2 { // idempotent: a client that lost the answer sends it again
+				e.wantAppended(e.appendTo(loc, 3, "", true, nil), 3, true)
+			}
+			e.wantState(loc, 3, true, "3")
+			e.wantProblem(e.appendTo(loc, 3, "", true, hdr{"Upload-Length": "4"}), http.StatusBadRequest, 7, "inconsistent-upload-length")
+			e.wantAppended(e.appendTo(loc, 3, "", true, hdr{"Upload-Length": "3"}), 3, true)
+			e.wantProblem(e.appendTo(loc, 2, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
+			data, finishes := e.stored(loc)
+			eq(t, "stored", data, "abc")
+			eq(t, "finishes", finishes, 1)
+		}},
+		{"CreateOpenLengthPastMaxSize", tus.Config{MaxSize: 10}, func(t *testing.T, e *ietfEnv) {
+			res := e.create("hello world", 11, false, nil)
+			eq(t, "status", res.status, http.StatusRequestEntityTooLarge)
+			eq(t, "104 responses", len(res.infos), 0)
+			eq(t, "uploads in the store", e.store.count(), 0)
+		}},
+		{"CompletingShortOfLength", tus.Config{}, func(t *testing.T, e *ietfEnv) {
+			if e.v < 6 {
+				t.Skip("no Upload-Length before draft -05")
+			}
+			// A completing request whose content (no Content-Length) ends
+			// before the known length: an inconsistent length. The bytes
+			// are kept and the answer says how far the upload got, so the
+			// client can resume.
+			res := e.create("abc", -1, true, hdr{"Upload-Length": "9"})
+			e.wantProblem(res, http.StatusBadRequest, 7, "inconsistent-upload-length")
+			loc := res.hdr.Get("Location")
+			eq(t, "104 Location", len(res.infos) > 0 && res.infos[0].hdr.Get("Location") == loc, true)
+			eq(t, "Upload-Offset", res.hdr.Get("Upload-Offset"), "3")
+			eq(t, "complete", e.isComplete(res), false)
+			res = e.chunkedAppend(loc, 3, "def", true)
+			e.wantProblem(res, http.StatusBadRequest, 7, "inconsistent-upload-length")
+			eq(t, "Upload-Offset", res.hdr.Get("Upload-Offset"), "6")
+			eq(t, "complete", e.isComplete(res), false)
+			e.wantState(loc, 6, false, "9")
+			e.wantAppended(e.appendTo(loc, 6, "ghi", true, nil), 9, true)
+			data, finishes := e.stored(loc)
+			eq(t, "stored", data, "abcdefghi")
+			eq(t, "finishes", finishes, 1)
+		}},
+		{"InvalidFieldValues", tus.Config{}, func(t *testing.T, e *ietfEnv) {
+			if e.v < 6 {
+				t.Skip("no Upload-Length before draft -05")
+			}
+			res := e.create("hello", 5, false, hdr{"Upload-Length": "1.5"})
+			if e.v == 6 {
+				eq(t, "invalid Upload-Length", res.status, http.StatusBadRequest)
+				eq(t, "uploads", e.store.count(), 0)
+			} else {
+				// Draft -06 on: the header is ignored, the length stays open.
+				loc := e.wantCreated(res, 5, false)
+				e.wantState(loc, 5, false, "")
+				e.wantAppended(e.appendTo(loc, 5, "!", false, hdr{"Upload-Length": "-6"}), 6, false)
+				e.wantState(loc, 6, false, "")
+			}
+			// Upload-Complete is required: ignored or refused, it fails.
+			res = e.create("hello", 5, false, hdr{"Upload-Complete": "true"})
+			eq(t, "invalid Upload-Complete", res.status, http.StatusBadRequest)
+			eq(t, "no 104", len(res.infos), 0)
 		}},
 		{"InconsistentLength", tus.Config{}, func(t *testing.T, e *ietfEnv) {
 			loc := e.wantCreated(e.create("abc", 3, false, nil), 3, false)
@@ -446,6 +578,39 @@ func TestIETFPerVersion(t *testing.T) {
 			e.wantAppended(res, int64(2*len(body)), true)
 			if e.v >= 5 && len(res.infos) == 0 {
 				t.Errorf("no progress 104 responses to the append")
+			}
+		}},
+		{"ProgressNeverAheadOfStore", tus.Config{ProgressInterval: time.Nanosecond, MaxSize: 1 << 20}, func(t *testing.T, e *ietfEnv) {
+			// Every 104 offset is kept by the store: none exceeds the final
+			// response's or a later HEAD's, also when the content goes past
+			// the upload's length (the bytes up to it are kept) or past
+			// MaxSize while the length is open.
+			body := strings.Repeat("x", 512<<10)
+			length := ""
+			if e.v >= 6 {
+				length = strconv.Itoa(300 << 10)
+			}
+			loc := e.wantCreated(e.create("", 0, false, hdr{"Upload-Length": length}), 0, false)
+			res := e.chunkedAppend(loc, 0, body+body+body, false)
+			e.wantProgressWithin(res, e.head(loc))
+			if e.v >= 6 {
+				e.wantProblem(res, http.StatusBadRequest, 7, "inconsistent-upload-length")
+				eq(t, "Upload-Offset", res.hdr.Get("Upload-Offset"), length)
+				e.wantState(loc, 300<<10, true, length)
+				data, finishes := e.stored(loc)
+				eq(t, "stored", data == body[:300<<10], true)
+				eq(t, "finishes", finishes, 1)
+			} else {
+				eq(t, "status", res.status, http.StatusRequestEntityTooLarge)
+			}
+			// An open length past MaxSize.
+			loc = e.wantCreated(e.create("", 0, false, nil), 0, false)
+			res = e.chunkedAppend(loc, 0, body+body+body, false)
+			eq(t, "status", res.status, http.StatusRequestEntityTooLarge)
+			head := e.head(loc)
+			e.wantProgressWithin(res, head)
+			if len(res.infos) > 0 {
+				eq(t, "HEAD Upload-Offset", head.hdr.Get("Upload-Offset"), strconv.Itoa(1<<20))
 			}
 		}},
 		{"ProgressPaced", tus.Config{ProgressInterval: time.Hour}, func(t *testing.T, e *ietfEnv) {
@@ -536,6 +701,23 @@ func TestIETFInteropVersionChecked(t *testing.T) {
 		eq(t, "status for version "+v, res.status, http.StatusBadRequest)
 		contains(t, "body", res.body, "ERR_UNSUPPORTED_INTEROP_VERSION")
 		eq(t, "1xx", len(res.infos), 0)
+	}
+}
+
+// An OPTIONS request without an interop version (tus discovery) says that
+// resumable uploads are accepted too, as drafts -04 on require.
+func TestIETFDiscoveryWithoutVersion(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		e := newIETFEnv(t, 8, tus.Config{DisableIETFDrafts: disabled})
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, newReq(http.MethodOptions, "/files/", nil, hdr{"Tus-Resumable": ""}))
+		eq(t, "status", w.Code, http.StatusNoContent)
+		eq(t, "Tus-Version", w.Header().Get("Tus-Version"), tusVersion)
+		if disabled {
+			absent(t, w.Header(), "Accept-Patch")
+		} else {
+			eq(t, "Accept-Patch", w.Header().Get("Accept-Patch"), tus.PartialUploadType)
+		}
 	}
 }
 
@@ -664,7 +846,8 @@ func TestIETFRetryFailedFinish(t *testing.T) {
 	res := e.appendTo(loc, 3, "def", true, nil)
 	eq(t, "failed finish", res.status, http.StatusInternalServerError)
 	e.wantAppended(e.appendTo(loc, 6, "", true, nil), 6, true)
-	e.wantProblem(e.appendTo(loc, 6, "", true, nil), http.StatusBadRequest, 6, "completed-upload")
+	// Sent once more, it succeeds without finishing again.
+	e.wantAppended(e.appendTo(loc, 6, "", true, nil), 6, true)
 	data, finishes := e.stored(loc)
 	eq(t, "stored", data, "abcdef")
 	eq(t, "finish attempts", finishes, 2)

@@ -13,13 +13,20 @@ import (
 //	4  draft -02        Upload-Complete replaces Upload-Incomplete
 //	5  draft -03        progress in further 104 responses (Upload-Offset)
 //	6  drafts -04, -05  application/partial-upload appends, Upload-Limit
-//	                    (expires=), problem types for a mismatching offset
-//	                    and a completed upload; -05 adds Upload-Length
+//	                    (expires=; sent in the 104 with Location, in
+//	                    creation, append and HEAD responses, OPTIONS and
+//	                    413s), problem types for a mismatching offset and a
+//	                    completed upload; -05 adds Upload-Length
 //	7  drafts -06..-08  Upload-Limit max-age= (was expires=), problem type
 //	                    for an inconsistent length, Upload-Complete required
 //	                    on appends and in their responses (204), HEAD and
-//	                    DELETE no longer refuse state headers
-//	8  drafts -09..-12  Upload-Limit in every 104 and offset response
+//	                    DELETE no longer refuse state headers, invalid
+//	                    Upload-Length/Upload-Complete values are ignored
+//	8  drafts -09..-12  content appended to a completed upload is an
+//	                    inconsistent length (not a completed upload)
+//
+// From version 6, an empty completing append to an upload that already
+// holds its whole length succeeds (see ietfAppend).
 const (
 	// IETFMinInteropVersion is the oldest interop version served.
 	IETFMinInteropVersion = 3
@@ -69,6 +76,17 @@ func (v ietfVersion) problems() bool { return v >= 6 }
 // lengthProblem reports whether the inconsistent-upload-length problem type
 // exists (draft -06 on).
 func (v ietfVersion) lengthProblem() bool { return v >= 7 }
+
+// ignoresInvalidFields reports whether an Upload-Length or Upload-Complete
+// value that is not a valid structured-field Integer or Boolean is ignored,
+// as if the header were absent ("Other values MUST cause the entire header
+// field to be ignored", draft -06 on); earlier drafts' servers refuse it.
+func (v ietfVersion) ignoresInvalidFields() bool { return v >= 7 }
+
+// completedAppendInconsistent reports whether an append with content to a
+// completed upload is an inconsistent length rather than a completed upload
+// (draft -10 on, Upload Append, Server Behavior).
+func (v ietfVersion) completedAppendInconsistent() bool { return v >= 8 }
 
 // ageKey is the Upload-Limit key for the upload's remaining lifetime:
 // expires in drafts -04/-05, max-age from -06.

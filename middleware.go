@@ -49,9 +49,15 @@ func (h *Handler) Middleware(next http.Handler) http.Handler {
 	})
 }
 
-// Options answers an OPTIONS request with the server's capabilities.
+// Options answers an OPTIONS request with the server's capabilities. Unless
+// Config.DisableIETFDrafts, it also says Accept-Patch:
+// application/partial-upload, by which IETF draft clients that send no
+// interop version discover resumable uploads.
 func (h *Handler) Options(w http.ResponseWriter, r *http.Request) {
 	hdr := w.Header()
+	if !h.cfg.DisableIETFDrafts {
+		hdr.Set("Accept-Patch", PartialUploadType)
+	}
 	hdr.Set("Tus-Version", TusVersion)
 	hdr.Set("Tus-Extension", h.extensions)
 	hdr.Set("Tus-Checksum-Algorithm", checksumAlgorithms)

@@ -81,7 +81,7 @@ func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
 	var resp HTTPResponse
 	switch {
 	case r.ContentLength != 0:
-		info, resp, err = h.writeBody(w, r, hl, up, info, nil)
+		info, resp, err = h.writeBody(w, r, hl, up, info, false, nil)
 	case wasDeferred && declares && info.IsComplete():
 		// An empty PATCH that declares the length the upload already has.
 		resp, err = h.finishUpload(r, up, info)
@@ -141,8 +141,15 @@ func (h *Handler) setLength(r *http.Request, up Upload, info FileInfo, length, i
 // when its last byte arrives. It returns the upload's new state; on error,
 // the state still counts every byte that was stored. progress, if not nil,
 // is told the upload's offset at most every Config.ProgressInterval while
-// the body is read.
-func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock, up Upload, info FileInfo, progress func(offset int64)) (FileInfo, HTTPResponse, error) {
+// the body is read: the bytes handed to the store by then.
+//
+// A body that goes past the upload's length (or Config.MaxSize while the
+// length is open) fails with ErrSizeExceeded. For tus (ietf false) the
+// whole chunk is dropped. For an IETF request the bytes up to a known
+// length are kept (the drafts stop appending there and reject the rest),
+// and so are those up to MaxSize once progress sent them to the client
+// (progress reports whether it did), as an offset sent must not go back.
+func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock, up Upload, info FileInfo, ietf bool, progress func(offset int64) bool) (FileInfo, HTTPResponse, error) {
 	limit := int64(-1)
 	switch {
 	case !info.SizeIsDeferred:
@@ -151,6 +158,8 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 		limit = h.cfg.MaxSize - info.Offset
 	}
 	br := newBodyReader(w, r, limit, h.cfg.NetworkTimeout)
+	br.keepToLimit = ietf && !info.SizeIsDeferred
+	br.keepAnnounced = ietf
 	start := info.Offset
 	if events := h.events.active(); events || progress != nil {
 		br.progressEvery = h.cfg.ProgressInterval
@@ -160,8 +169,8 @@ func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock
 			if events {
 				h.events.emit(r.Context(), Event{Type: EventProgress, HookEvent: newHookEvent(r, pi), body: br})
 			}
-			if progress != nil {
-				progress(pi.Offset)
+			if progress != nil && progress(pi.Offset) {
+				br.announced = true
 			}
 		}
 	}

@@ -67,7 +67,7 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 			hdr.Set("Upload-Offset", formatInt(info.Offset))
 		}
 	case withBody:
-		info, resp, err = h.writeBody(w, r, hl, up, info, nil)
+		info, resp, err = h.writeBody(w, r, hl, up, info, false, nil)
 		hdr.Set("Upload-Offset", formatInt(info.Offset))
 		if bodyBroke(err) {
 			// The upload exists and holds what arrived: a client still

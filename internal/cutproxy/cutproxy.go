@@ -1,8 +1,12 @@
 // Package cutproxy is a TCP proxy for tests that cuts every connection
-// after a random number of bytes from the client, as a flaky network does.
+// after a random number of bytes from the client, as a flaky network does,
+// and can also cut the server's side: a connection is cut instead of
+// passing on bytes of the server that match a pattern (CutResponses), so a
+// response the server sent after doing its work is lost.
 package cutproxy
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -20,12 +24,88 @@ type Proxy struct {
 	min    int64
 	max    int64
 
-	mu     sync.Mutex
-	rng    *rand.Rand
-	conns  map[net.Conn]struct{}
-	cuts   int
-	closed bool
-	wg     sync.WaitGroup
+	mu       sync.Mutex
+	rng      *rand.Rand
+	conns    map[net.Conn]struct{}
+	cuts     int
+	closed   bool
+	wg       sync.WaitGroup
+	match    []byte // server bytes that cut the connection, while respLeft > 0
+	respLeft int
+	respCuts int
+}
+
+// CutResponses makes the proxy cut the next n connections whose server side
+// sends match (for instance a header line of the response to lose), before
+// the client gets the bytes from match on: the client sees its connection
+// break although the server answered. Call it before the connections it is
+// meant for are made.
+func (p *Proxy) CutResponses(match string, n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.match, p.respLeft = []byte(match), n
+}
+
+// ResponseCuts returns how many connections CutResponses cut so far.
+func (p *Proxy) ResponseCuts() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.respCuts
+}
+
+// pattern returns the server bytes to cut on, or nil.
+func (p *Proxy) pattern() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.respLeft <= 0 {
+		return nil
+	}
+	return p.match
+}
+
+// takeResponseCut reports whether a connection whose server sent the
+// pattern is to be cut, and counts the cut.
+func (p *Proxy) takeResponseCut() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.respLeft <= 0 {
+		return false
+	}
+	p.respLeft--
+	p.respCuts++
+	return true
+}
+
+// copyResponses forwards the server's bytes to the client until either
+// side closes, or until the server sends the CutResponses pattern: then
+// the bytes before it are forwarded and both connections are closed.
+func (p *Proxy) copyResponses(client, server net.Conn) {
+	buf := make([]byte, 32<<10)
+	var tail []byte // the last bytes forwarded, to find a pattern split between reads
+	for {
+		n, rerr := server.Read(buf)
+		chunk := buf[:n]
+		if m := p.pattern(); n > 0 && m != nil {
+			joined := append(tail, chunk...)
+			if i := bytes.Index(joined, m); i >= 0 && p.takeResponseCut() {
+				if before := i - len(tail); before > 0 {
+					_, _ = client.Write(chunk[:before])
+				}
+				_ = server.Close()
+				_ = client.Close()
+				return
+			}
+			tail = append([]byte(nil), joined[max(0, len(joined)-len(m)+1):]...)
+		}
+		if n > 0 {
+			if _, err := client.Write(chunk); err != nil {
+				return
+			}
+		}
+		if rerr != nil {
+			return
+		}
+	}
 }
 
 // New starts a proxy on a free local port forwarding to target. Budgets
@@ -135,7 +215,7 @@ func (p *Proxy) serve(client net.Conn) {
 	done := make(chan struct{})
 	go func() { // owned: serve waits for done below
 		defer close(done)
-		_, _ = io.Copy(client, server)
+		p.copyResponses(client, server)
 		_ = client.Close()
 	}()
 	cut := false

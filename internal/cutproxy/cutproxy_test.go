@@ -121,3 +121,66 @@ func TestBadBudget(t *testing.T) {
 		t.Error("min > max accepted")
 	}
 }
+
+// CutResponses loses the server's bytes from the pattern on, for as many
+// connections as asked; later ones pass whole.
+func TestCutResponses(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer func() { ln.Close(); wg.Wait() }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			// The pattern comes split over two writes.
+			_, _ = c.Write([]byte("HTTP/1.1 104\r\n\r\nHTTP/1.1 204\r\nUpload-Comp"))
+			_, _ = c.Write([]byte("lete: ?1\r\n\r\n"))
+			c.Close()
+		}
+	}()
+	p, err := New(ln.Addr().String(), 0, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.CutResponses("HTTP/1.1 204", 1)
+	var got []string
+	for range 3 {
+		c, err := net.Dial("tcp", p.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		got = append(got, string(b))
+	}
+	want := []string{"HTTP/1.1 104\r\n\r\n", "HTTP/1.1 104\r\n\r\nHTTP/1.1 204\r\nUpload-Complete: ?1\r\n\r\n"}
+	if got[0] != want[0] || got[1] != want[1] || got[2] != want[1] {
+		t.Errorf("got %q", got)
+	}
+	if p.ResponseCuts() != 1 {
+		t.Errorf("ResponseCuts = %d, want 1", p.ResponseCuts())
+	}
+	p2, err := New(ln.Addr().String(), 0, 0, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	p2.CutResponses("Upload-Complete: ?1", 1) // split between the writes
+	c, err := net.Dial("tcp", p2.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(c)
+	c.Close()
+	if bytes.Contains(b, []byte("\r\n\r\nHTTP/1.1 204\r\nUpload-Complete: ?1\r\n\r\n")) || p2.ResponseCuts() != 1 {
+		t.Errorf("split pattern: got %q, %d cuts", b, p2.ResponseCuts())
+	}
+}

@@ -67,6 +67,15 @@ type Result struct {
 // error: the draft says not to retry then.
 var ErrRejected = errors.New("ietfclient: request rejected")
 
+// ErrProtocol is returned, at once, when the server breaks a rule of the
+// draft the client checks: from version 7, a creation or append response
+// without Upload-Complete; a complete upload whose offset is not the size
+// uploaded; an offset (in a 104 or a response) below one reported before,
+// or a response offset below a progress offset already reported; a final
+// response whose Location differs from the 104's; an offset retrieval
+// without Upload-Offset.
+var ErrProtocol = errors.New("ietfclient: the server broke the protocol")
+
 // state is what a response says about the upload.
 type state struct {
 	status   int
@@ -92,15 +101,48 @@ type upload struct {
 	data   io.ReaderAt
 	size   int64
 
-	mu       sync.Mutex // guards url and res.Progress, written from 1xx callbacks
-	url      string
-	res      Result
-	failures int
+	mu        sync.Mutex // guards the fields below, written from 1xx callbacks too
+	url       string
+	announced string // the Location of the creation's 104, resolved
+	res       Result
+	high      int64 // the highest offset the server reported
+	progress  int64 // the highest offset a 104 reported
+	violation error // the first ErrProtocol found
+	failures  int
+}
+
+// violate records a broken rule (the first one wins); the caller holds mu.
+func (u *upload) violate(format string, args ...any) {
+	if u.violation == nil {
+		u.violation = fmt.Errorf("%w: "+format, append([]any{ErrProtocol}, args...)...)
+	}
+}
+
+// sawOffset checks an offset the server reported, in a 104 (progress) or a
+// response: offsets never go back, and a response never reports less than
+// a 104 did. The caller holds mu.
+func (u *upload) sawOffset(off int64, progress bool) {
+	switch {
+	case off < u.high:
+		u.violate("offset %d after the server reported %d", off, u.high)
+	case off > u.size:
+		u.violate("offset %d past the %d bytes to upload", off, u.size)
+	}
+	if !progress && off < u.progress {
+		u.violate("response offset %d below the %d a 104 reported", off, u.progress)
+	}
+	u.high = max(u.high, off)
+	if progress {
+		u.progress = max(u.progress, off)
+	}
 }
 
 func (u *upload) run(ctx context.Context) (Result, error) {
 	for u.uploadURL() == "" {
 		st, err := u.create(ctx)
+		if errors.Is(err, ErrProtocol) {
+			return u.result(), err
+		}
 		switch {
 		case err == nil && st.status/100 == 2 && st.complete:
 			return u.done(st.status), nil
@@ -115,12 +157,20 @@ func (u *upload) run(ctx context.Context) (Result, error) {
 			if ferr := u.fail(ctx, err); ferr != nil {
 				return u.result(), ferr
 			}
+		} else if err != nil || st.status/100 != 2 {
+			// Interrupted after the 104: the offset is retrieved below.
+			u.mu.Lock()
+			u.res.Resumptions++
+			u.mu.Unlock()
 		}
 	}
 	var offset int64 = -1 // unknown: retrieve it first
 	for {
 		if offset < 0 {
 			st, err := u.head(ctx)
+			if errors.Is(err, ErrProtocol) {
+				return u.result(), err
+			}
 			switch {
 			case err == nil && st.status/100 == 2 && st.complete:
 				return u.done(st.status), nil
@@ -143,6 +193,9 @@ func (u *upload) run(ctx context.Context) (Result, error) {
 			end = offset + u.c.ChunkSize
 		}
 		st, err := u.append(ctx, offset, end)
+		if errors.Is(err, ErrProtocol) {
+			return u.result(), err
+		}
 		switch {
 		case err == nil && st.status/100 == 2 && st.complete:
 			return u.done(st.status), nil
@@ -278,10 +331,16 @@ func (u *upload) send(ctx context.Context, method, target string, h http.Header,
 		}
 		if loc := hdr.Get("Location"); loc != "" && creation {
 			u.setURL(loc)
+			u.mu.Lock()
+			if u.announced == "" {
+				u.announced = u.resolve(loc)
+			}
+			u.mu.Unlock()
 		}
 		if off, ok := sfInteger(hdr.Get("Upload-Offset")); ok {
 			u.mu.Lock()
 			u.res.Progress = append(u.res.Progress, off)
+			u.sawOffset(off, true)
 			u.mu.Unlock()
 		}
 		return nil
@@ -324,21 +383,48 @@ func (u *upload) send(ctx context.Context, method, target string, h http.Header,
 	} else {
 		st.complete = resp.Header.Get("Upload-Complete") == "?1"
 	}
-	if name, _ := u.completeHeader(true); method != http.MethodHead && resp.StatusCode/100 == 2 && resp.Header.Get(name) == "" {
+	name, _ := u.completeHeader(true)
+	ok2xx := resp.StatusCode/100 == 2
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	switch {
+	case method != http.MethodHead && ok2xx && resp.Header.Get(name) == "" && u.c.Version >= 7:
+		u.violate("%s answered %d without %s", method, resp.StatusCode, name)
+	case method != http.MethodHead && ok2xx && resp.Header.Get(name) == "":
 		// Without a completeness header, a successful request that sent
 		// the last byte completed the upload.
 		st.complete = end == u.size
+	case method == http.MethodHead && ok2xx && st.offset < 0:
+		u.violate("HEAD answered %d without Upload-Offset", resp.StatusCode)
+	}
+	if st.offset >= 0 {
+		u.sawOffset(st.offset, false)
+	}
+	if ok2xx && st.complete && st.offset >= 0 && st.offset != u.size {
+		u.violate("%s says the upload is complete at offset %d, not %d", method, st.offset, u.size)
+	}
+	if loc := resp.Header.Get("Location"); creation && ok2xx && loc != "" && u.announced != "" && u.resolve(loc) != u.announced {
+		u.violate("the creation's Location %q is not the 104's %q", loc, u.announced)
+	}
+	if u.violation != nil {
+		return st, u.violation
 	}
 	return st, nil
 }
 
-// setURL records the upload URL, resolved against the creation target.
-func (u *upload) setURL(loc string) {
+// resolve resolves a Location against the creation target.
+func (u *upload) resolve(loc string) string {
 	if base, err := url.Parse(u.target); err == nil {
 		if ref, err := url.Parse(loc); err == nil {
-			loc = base.ResolveReference(ref).String()
+			return base.ResolveReference(ref).String()
 		}
 	}
+	return loc
+}
+
+// setURL records the upload URL, resolved against the creation target.
+func (u *upload) setURL(loc string) {
+	loc = u.resolve(loc)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.url == "" {

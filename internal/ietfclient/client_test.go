@@ -22,6 +22,7 @@ import (
 // whatever content arrives, even from a broken request.
 type fakeServer struct {
 	v       int
+	bad     string // a rule of the draft to break, for TestStrict
 	mu      sync.Mutex
 	uploads map[string]*fakeUpload
 	next    int
@@ -50,12 +51,18 @@ func (s *fakeServer) completes(r *http.Request) bool {
 }
 
 func (s *fakeServer) stateHeaders(w http.ResponseWriter, u *fakeUpload) {
-	w.Header().Set("Upload-Offset", strconv.Itoa(len(u.data)))
+	off := len(u.data)
+	if s.bad == "complete-offset" && u.complete {
+		off--
+	}
+	w.Header().Set("Upload-Offset", strconv.Itoa(off))
 	c := u.complete
 	if s.v == 3 {
 		c = !c
 	}
-	w.Header().Set(s.completeHeader(), sfBool(c))
+	if s.bad != "no-complete" {
+		w.Header().Set(s.completeHeader(), sfBool(c))
+	}
 }
 
 func (s *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -77,6 +84,9 @@ func (s *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Upload-Draft-Interop-Version", strconv.Itoa(s.v))
 		w.WriteHeader(104)
 		w.Header().Del("Upload-Draft-Interop-Version")
+		if s.bad == "location" {
+			w.Header().Set("Location", id+"x")
+		}
 		s.write(w, r, u, http.StatusCreated)
 	case r.Method == http.MethodHead:
 		u := s.uploads[r.URL.Path]
@@ -117,6 +127,13 @@ func (s *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answers with status.
 func (s *fakeServer) write(w http.ResponseWriter, r *http.Request, u *fakeUpload, status int) {
 	b, err := io.ReadAll(r.Body)
+	if s.bad == "progress" && len(b) > 0 {
+		// Announces a byte more than it keeps.
+		w.Header().Set("Upload-Draft-Interop-Version", strconv.Itoa(s.v))
+		w.Header().Set("Upload-Offset", strconv.Itoa(len(u.data)+len(b)+1))
+		w.WriteHeader(104)
+		w.Header().Del("Upload-Draft-Interop-Version")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	u.data = append(u.data, b...)
@@ -216,5 +233,35 @@ func TestRejectedCreation(t *testing.T) {
 func TestBadVersion(t *testing.T) {
 	if _, err := (&Client{Version: 9}).Upload(context.Background(), "http://x", strings.NewReader(""), 0); err == nil {
 		t.Fatal("version 9 accepted")
+	}
+}
+
+// The client refuses a server that breaks the rules it checks.
+func TestStrict(t *testing.T) {
+	for _, tc := range []struct {
+		bad     string
+		version int
+	}{
+		{"", 8}, {"", 3},
+		{"no-complete", 7}, {"no-complete", 8},
+		{"complete-offset", 8}, {"complete-offset", 3},
+		{"progress", 8}, {"progress", 5},
+		{"location", 8}, {"location", 3},
+	} {
+		for _, chunk := range []int64{0, 2} {
+			t.Run(fmt.Sprintf("%s/v%d/chunk%d", tc.bad, tc.version, chunk), func(t *testing.T) {
+				fs := &fakeServer{v: tc.version, bad: tc.bad, uploads: map[string]*fakeUpload{}}
+				srv := httptest.NewServer(fs)
+				defer srv.Close()
+				c := &Client{Version: tc.version, ChunkSize: chunk}
+				_, err := c.Upload(context.Background(), srv.URL+"/up", strings.NewReader("abcde"), 5)
+				switch {
+				case tc.bad == "" && err != nil:
+					t.Fatalf("a correct server: %v", err)
+				case tc.bad != "" && !errors.Is(err, ErrProtocol):
+					t.Fatalf("err = %v, want ErrProtocol", err)
+				}
+			})
+		}
 	}
 }

@@ -57,6 +57,8 @@ func Run(t *testing.T, newComposer NewComposer) {
 		{"Expiration", testExpiration},
 		{"PathTraversal", testPathTraversal},
 		{"IETFThroughCuttingProxy", testIETFThroughCuttingProxy},
+		{"IETFLostFinalResponse", testIETFLostFinalResponse},
+		{"IETFBodyPastLength", testIETFBodyPastLength},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newComposer) })
