@@ -46,16 +46,9 @@ func TestStopUpload(t *testing.T) {
 			mustEq(t, "POST", w.Code, http.StatusCreated)
 			id := idFromLocation(t, w.Header().Get("Location"))
 
-			// The body sends 10 bytes and then waits: only the stop ends it.
-			pr, pw := io.Pipe()
+			// Only the stop ends the body.
+			req, pw := stalledPatch(t, srv.URL+"/files/"+id)
 			defer pw.Close()
-			go func() { _, _ = pw.Write([]byte("0123456789")) }()
-			req, err := http.NewRequest(http.MethodPatch, srv.URL+"/files/"+id, pr)
-			noErr(t, err)
-			req.ContentLength = 1000
-			req.Header.Set("Tus-Resumable", tus.TusVersion)
-			req.Header.Set("Content-Type", octet)
-			req.Header.Set("Upload-Offset", "0")
 
 			stopped := make(chan bool, 1)
 			go func() {
@@ -177,14 +170,8 @@ func TestTerminateUpload(t *testing.T) {
 	mustEq(t, "POST", w.Code, http.StatusCreated)
 	id := idFromLocation(t, w.Header().Get("Location"))
 
-	pr, pw := io.Pipe()
+	req, pw := stalledPatch(t, srv.URL+"/files/"+id)
 	defer pw.Close()
-	req, err := http.NewRequest(http.MethodPatch, srv.URL+"/files/"+id, pr)
-	noErr(t, err)
-	req.ContentLength = 1000
-	req.Header.Set("Tus-Resumable", tus.TusVersion)
-	req.Header.Set("Content-Type", octet)
-	req.Header.Set("Upload-Offset", "0")
 	done := make(chan int, 1)
 	go func() {
 		res, err := http.DefaultClient.Do(req)
@@ -195,8 +182,6 @@ func TestTerminateUpload(t *testing.T) {
 		res.Body.Close()
 		done <- res.StatusCode
 	}()
-	_, err = pw.Write([]byte("0123456789"))
-	noErr(t, err)
 	store.waitReading(t, id, 10) // the PATCH holds the lock and is reading
 
 	noErr(t, h.TerminateUpload(context.Background(), id))
@@ -218,4 +203,19 @@ func TestTerminateUpload(t *testing.T) {
 	if err := h.TerminateUpload(context.Background(), "../x"); !errors.Is(err, tus.ErrInvalidID) {
 		t.Errorf("an invalid ID: %v, want ErrInvalidID", err)
 	}
+}
+
+// stalledPatch returns a PATCH at offset 0 of url that declares 1000 bytes
+// and whose body sends 10 and then waits until pw is closed.
+func stalledPatch(t *testing.T, url string) (*http.Request, *io.PipeWriter) {
+	t.Helper()
+	pr, pw := io.Pipe()
+	go func() { _, _ = pw.Write([]byte("0123456789")) }()
+	req, err := http.NewRequest(http.MethodPatch, url, pr)
+	noErr(t, err)
+	req.ContentLength = 1000
+	req.Header.Set("Tus-Resumable", tus.TusVersion)
+	req.Header.Set("Content-Type", octet)
+	req.Header.Set("Upload-Offset", "0")
+	return req, pw
 }

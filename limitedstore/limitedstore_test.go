@@ -6,7 +6,6 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
-	"io"
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
@@ -79,27 +78,7 @@ func serve(t *testing.T, dir string, limit int64) (*client, *limitedstore.Store)
 // response and its body.
 func (c *client) do(method, url string, body []byte, headers ...string) (*http.Response, string) {
 	c.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	req.Header.Set("Tus-Resumable", "1.0.0")
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		c.t.Fatal(err)
-	}
+	resp, b := protocoltest.Do(c.t, c.http, method, url, body, append([]string{"Tus-Resumable", "1.0.0"}, headers...)...)
 	return resp, string(b)
 }
 

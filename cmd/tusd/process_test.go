@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tusgo/tus/internal/protocoltest"
 )
 
 // binDir holds the tusd binary the tests build; TestMain removes it.
@@ -203,21 +204,7 @@ func tusDo(t *testing.T, method, u string, body []byte, headers ...string) (*htt
 // client and returns the response with its body read.
 func do(t *testing.T, client *http.Client, method, u string, body []byte, headers ...string) (*http.Response, []byte) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, u, rd)
-	require.NoError(t, err)
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := client.Do(req)
-	require.NoError(t, err, "%s %s", method, u)
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	require.NoError(t, err, "%s %s: reading the body", method, u)
-	return res, b
+	return protocoltest.Do(t, client, method, u, body, headers...)
 }
 
 // patchAnswer is how a streamed PATCH ended: its status and body, or the

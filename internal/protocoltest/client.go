@@ -19,26 +19,33 @@ type client struct {
 // (pairs of name and value) and returns the response with its body read.
 func (c *client) do(method, url string, body []byte, headers ...string) (*http.Response, []byte) {
 	c.t.Helper()
+	return Do(c.t, c.http, method, url, body, append([]string{"Tus-Resumable", "1.0.0"}, headers...)...)
+}
+
+// Do sends a request through hc with the given headers (pairs of name and
+// value, later ones replacing earlier ones) and returns the response with
+// its body read. Any error fails t. Tests of stores and servers share it.
+func Do(t testing.TB, hc *http.Client, method, url string, body []byte, headers ...string) (*http.Response, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		c.t.Fatal(err)
+		t.Fatal(err)
 	}
-	req.Header.Set("Tus-Resumable", "1.0.0")
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	res, err := c.http.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
-		c.t.Fatalf("%s %s: %v", method, url, err)
+		t.Fatalf("%s %s: %v", method, url, err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err != nil {
-		c.t.Fatalf("%s %s: reading body: %v", method, url, err)
+		t.Fatalf("%s %s: reading body: %v", method, url, err)
 	}
 	return res, b
 }
