@@ -5,9 +5,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/url"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -177,7 +179,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.cors.allowMethods, "cors-allow-methods", "POST, HEAD, PATCH, OPTIONS, GET, DELETE", "comma-separated `methods` allowed in cross-origin requests")
 	fs.StringVar(&o.cors.allowHeaders, "cors-allow-headers", "", "comma-separated request `headers` allowed in addition to the tus ones")
 	fs.StringVar(&o.cors.exposeHeaders, "cors-expose-headers", "", "comma-separated response `headers` exposed in addition to the tus ones")
-	fs.DurationVar(&o.cors.maxAge, "cors-max-age", 24*time.Hour, "how long browsers may cache a preflight answer")
+	o.cors.maxAge = 24 * time.Hour
+	fs.Var((*secondsOrDuration)(&o.cors.maxAge), "cors-max-age", "how long browsers may cache a preflight answer: a `duration` (10m) or, as the reference server takes it, seconds (600)")
 
 	fs.StringVar(&o.dir, "dir", "./data", "directory to store uploads in (created if missing); not with -s3-bucket")
 	fs.Int64Var(&o.storeSize, "store-size", 0, "total `bytes` all uploads may take, with -dir or -s3-bucket; a new upload that does not fit is refused with 507 (0: no limit). Uploads on disk count from the start; in S3, from the start of the process")
@@ -217,6 +220,28 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 
 	fs.Usage = func() { printUsage(fs) }
 	return fs
+}
+
+// secondsOrDuration is a duration flag that also takes a plain number of
+// seconds, as the reference server's -cors-max-age does.
+type secondsOrDuration time.Duration
+
+func (d *secondsOrDuration) String() string { return time.Duration(*d).String() }
+
+func (d *secondsOrDuration) Set(s string) error {
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if n > math.MaxInt64/int64(time.Second) {
+			return errors.New("too large")
+		}
+		*d = secondsOrDuration(time.Duration(n) * time.Second)
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("want a duration such as 10m, or seconds")
+	}
+	*d = secondsOrDuration(v)
+	return nil
 }
 
 // typeNames returns the names of hook types.

@@ -272,8 +272,8 @@ func TestHooks(t *testing.T) {
 					assert.Equal(t, 1, attempts)
 				}
 				m := scrape(t, p.base)
-				assert.Equal(t, 1.0, metricValue(m, "tusd_hook_failures_total", "hook", "pre-create"))
-				assert.GreaterOrEqual(t, metricValue(m, "tusd_hook_invocations_total", "hook", "pre-create"), 4.0)
+				assert.Equal(t, 1.0, metricValue(m, "tusd_hook_failures_total", "hooktype", "pre-create"))
+				assert.GreaterOrEqual(t, metricValue(m, "tusd_hook_invocations_total", "hooktype", "pre-create"), 4.0)
 				assert.Contains(t, p.logs.String(), "hook failed")
 			})
 		})
@@ -309,8 +309,8 @@ func TestHTTPHookRecovers(t *testing.T) {
 	sort.Strings(got)
 	assert.Equal(t, []string{"pre-create", "pre-create", "pre-create"}, got)
 	m := scrape(t, p.base)
-	assert.Equal(t, 1.0, metricValue(m, "tusd_hook_invocations_total", "hook", "pre-create"))
-	assert.Equal(t, -1.0, metricValue(m, "tusd_hook_failures_total", "hook", "pre-create"))
+	assert.Equal(t, 1.0, metricValue(m, "tusd_hook_invocations_total", "hooktype", "pre-create"))
+	assert.Equal(t, -1.0, metricValue(m, "tusd_hook_failures_total", "hooktype", "pre-create"))
 }
 
 // b64 is the base64 of s, as Upload-Metadata carries values.

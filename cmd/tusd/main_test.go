@@ -66,6 +66,10 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-cors-allow-credentials", "-cors-allow-origin", `https://app\.example\.com`},
 			want: func(o *options) { o.cors.allowCredentials, o.cors.allowOrigin = true, `https://app\.example\.com` }},
 
+		{args: []string{"-cors-max-age", "600"}, want: func(o *options) { o.cors.maxAge = 10 * time.Minute }},
+		{args: []string{"-cors-max-age", "1h"}, want: func(o *options) { o.cors.maxAge = time.Hour }},
+		{args: []string{"-cors-max-age", "soon"}, wantErr: "want a duration such as 10m, or seconds"},
+
 		// Hooks.
 		{args: []string{"-hooks-http", "ftp://x"}, wantErr: `-hooks-http "ftp://x" is not an http:// or https:// URL`},
 		{args: []string{"-hooks-http", "http://u:secret@x/", "-hooks-dir", "."}, wantErr: "-hooks-dir and -hooks-http exclude each other"},

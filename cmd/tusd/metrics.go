@@ -58,11 +58,11 @@ func newMetrics() *metrics {
 			Name: "tusd_connections_open", Help: "Client connections open now.",
 		}),
 		hookCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tusd_hook_invocations_total", Help: "Hook invocations, by hook.",
-		}, []string{"hook"}),
+			Name: "tusd_hook_invocations_total", Help: "Hook invocations, by hook type.",
+		}, []string{"hooktype"}), // the reference server's label
 		hookFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "tusd_hook_failures_total", Help: "Hook invocations that failed, by hook.",
-		}, []string{"hook"}),
+			Name: "tusd_hook_failures_total", Help: "Hook invocations that failed, by hook type.",
+		}, []string{"hooktype"}), // the reference server's label
 		s3Calls: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tusd_s3_calls_total", Help: "Calls to the S3 API, by operation and outcome (ok or error).",
 		}, []string{"operation", "outcome"}),

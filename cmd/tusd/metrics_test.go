@@ -94,7 +94,7 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, http.StatusConflict, res.StatusCode)
 
 	// Post hooks run after the responses: wait for them.
-	waitMetric(t, p.base, 2, "tusd_hook_failures_total", "hook", "post-finish")
+	waitMetric(t, p.base, 2, "tusd_hook_failures_total", "hooktype", "post-finish")
 	m := scrape(t, p.base)
 	for _, c := range []struct {
 		name   string
@@ -111,10 +111,10 @@ func TestMetrics(t *testing.T) {
 		{"tusd_uploads_terminated_total", nil, 1},
 		{"tusd_errors_total", []string{"status", "404", "code", "ERR_UPLOAD_NOT_FOUND"}, 1},
 		{"tusd_errors_total", []string{"status", "409", "code", "ERR_MISMATCHED_OFFSET"}, 1},
-		{"tusd_hook_invocations_total", []string{"hook", "post-create"}, 2},
-		{"tusd_hook_failures_total", []string{"hook", "post-create"}, -1},
-		{"tusd_hook_invocations_total", []string{"hook", "post-finish"}, 2},
-		{"tusd_hook_failures_total", []string{"hook", "post-finish"}, 2},
+		{"tusd_hook_invocations_total", []string{"hooktype", "post-create"}, 2},
+		{"tusd_hook_failures_total", []string{"hooktype", "post-create"}, -1},
+		{"tusd_hook_invocations_total", []string{"hooktype", "post-finish"}, 2},
+		{"tusd_hook_failures_total", []string{"hooktype", "post-finish"}, 2},
 		{"tusd_hooks_dropped_total", nil, 0},
 	} {
 		assert.Equal(t, c.want, metricValue(m, c.name, c.labels...), "%s%v", c.name, c.labels)
