@@ -203,7 +203,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.DurationVar(&o.hooks.fileTimeout, "hooks-file-timeout", 30*time.Second, "how long a file hook may run before it is killed and counted as failed")
 	fs.StringVar(&o.hooks.httpURL, "hooks-http", "", "`URL` that every hook event is POSTed to as JSON")
 	fs.IntVar(&o.hooks.httpRetry, "hooks-http-retry", 3, "how often a failed HTTP hook (no answer, 429 or 5xx) is retried")
-	fs.DurationVar(&o.hooks.httpBackoff, "hooks-http-backoff", time.Second, "wait between two attempts of an HTTP hook")
+	o.hooks.httpBackoff = time.Second
+	fs.Var((*secondsOrDuration)(&o.hooks.httpBackoff), "hooks-http-backoff", "wait between two attempts of an HTTP hook: a `duration` (500ms) or seconds (2)")
 	fs.DurationVar(&o.hooks.httpTimeout, "hooks-http-timeout", 30*time.Second, "how long one attempt of an HTTP hook may take")
 	fs.StringVar(&o.hooks.forwardHeaders, "hooks-http-forward-headers", "", "comma-separated `headers` of the upload request sent along with HTTP hooks (e.g. Authorization)")
 	fs.Int64Var(&o.hooks.maxResponseSize, "hooks-http-max-response-size", 1<<20, "largest hook reply read, in `bytes`; a larger one fails the hook")
@@ -223,7 +224,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 }
 
 // secondsOrDuration is a duration flag that also takes a plain number of
-// seconds, as the reference server's -cors-max-age does.
+// seconds, as the reference server's -cors-max-age and (before its v2)
+// -hooks-http-backoff do.
 type secondsOrDuration time.Duration
 
 func (d *secondsOrDuration) String() string { return time.Duration(*d).String() }

@@ -69,6 +69,7 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-cors-max-age", "600"}, want: func(o *options) { o.cors.maxAge = 10 * time.Minute }},
 		{args: []string{"-cors-max-age", "1h"}, want: func(o *options) { o.cors.maxAge = time.Hour }},
 		{args: []string{"-cors-max-age", "soon"}, wantErr: "want a duration such as 10m, or seconds"},
+		{args: []string{"-hooks-http-backoff", "2"}, want: func(o *options) { o.hooks.httpBackoff = 2 * time.Second }},
 
 		// Hooks.
 		{args: []string{"-hooks-http", "ftp://x"}, wantErr: `-hooks-http "ftp://x" is not an http:// or https:// URL`},
