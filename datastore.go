@@ -13,8 +13,12 @@ import (
 type FileInfo struct {
 	// ID identifies the upload; it is the last segment of the upload URL.
 	ID string `json:"ID"`
-	// Size is the total length in bytes. It is meaningless while
-	// SizeIsDeferred is true.
+	// Size is the total length in bytes. While SizeIsDeferred is true it is
+	// 0, or the length an IETF client announced for an upload it has not
+	// completed (the drafts from -05 on keep such an upload incomplete
+	// until the client says it is complete, even when its offset reaches
+	// the length): the handler holds the content to it and declares it
+	// when the client completes the upload. Stores keep it as given.
 	Size int64 `json:"Size"`
 	// SizeIsDeferred is true while the client has not yet declared the length
 	// (creation-defer-length).

@@ -85,7 +85,7 @@ func (h *Handler) ietfState(w http.ResponseWriter, v ietfVersion, info FileInfo)
 	hdr := w.Header()
 	hdr.Set("Upload-Offset", formatInt(info.Offset))
 	hdr.Set(v.completeHeader(), v.completeValue(info.IsComplete()))
-	if v.lengthHeader() && !info.SizeIsDeferred {
+	if v.lengthHeader() && hasLength(info) {
 		hdr.Set("Upload-Length", formatInt(info.Size))
 	}
 	if v.limits() {

@@ -71,12 +71,11 @@ func (h *Handler) ietfAppendLocked(w http.ResponseWriter, r *http.Request, v iet
 		// The completing request whose finish failed, sent again.
 		resp, err = h.retryFinish(r, up, info)
 	case info.IsComplete() && complete && r.ContentLength == 0 && offset == info.Offset && v.lengthHeader():
-		// An empty completing append to an upload that already holds its
-		// whole length: the stores complete an upload when its offset
-		// reaches its length, even if the content came with
-		// Upload-Complete: ?0, so the client's own completion is answered
-		// as a success, as often as it is sent (if the length it states,
-		// if any, is the upload's).
+		// An empty completing append to an upload that is complete: sent
+		// again by a client that lost the answer, or to an upload that
+		// completed when its offset reached its length (a store without a
+		// LengthDeferrer, or a length tus declared). It succeeds as often
+		// as it is sent (if the length it states, if any, is the upload's).
 		_, err = ietfLength(r, v, info.Offset, complete)
 	case info.IsComplete() && r.ContentLength != 0 && v.completedAppendInconsistent():
 		err = errIETFInconsistentLength.WithMessage("the upload is already complete: content past its length")
@@ -97,9 +96,16 @@ func (h *Handler) ietfAppendLocked(w http.ResponseWriter, r *http.Request, v iet
 // and declares it if the upload's was open.
 func (h *Handler) ietfCheckLength(r *http.Request, v ietfVersion, up Upload, info FileInfo, complete bool) (FileInfo, error) {
 	length, err := ietfLength(r, v, info.Offset, complete)
+	n, announced := announcedLength(info)
 	switch {
 	case err != nil:
 		return info, err
+	case length >= 0 && announced && length != n:
+		return info, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(n))
+	case announced && r.ContentLength > n-info.Offset:
+		return info, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+	case announced:
+		// Stays announced: declared when the client completes the upload.
 	case length >= 0 && info.SizeIsDeferred:
 		declared, err := h.setLength(r, up, info, length, r.ContentLength)
 		if errors.Is(err, ErrInvalidUploadLength) || errors.Is(err, ErrSizeExceeded) {

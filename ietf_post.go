@@ -42,6 +42,10 @@ func (h *Handler) ietfCreate(w http.ResponseWriter, r *http.Request, v ietfVersi
 		err = ErrMaxSizeExceeded
 	case r.ContentLength > length:
 		err = errIETFInconsistentLength.WithMessage("the content is longer than Upload-Length")
+	case !complete && length > 0 && v.lengthHeader() && h.composer.UsesLengthDeferrer():
+		// Incomplete until the client says so, even once the content
+		// reaches the length (draft -05 on): the length stays announced.
+		info.Size, info.SizeIsDeferred = length, true
 	default:
 		info.Size = length
 	}
@@ -91,7 +95,7 @@ func (h *Handler) ietfWrite(w http.ResponseWriter, r *http.Request, v ietfVersio
 		switch {
 		case bodyBroke(err):
 			return info, HTTPResponse{}, nil
-		case errors.Is(err, ErrSizeExceeded) && !info.SizeIsDeferred:
+		case errors.Is(err, ErrSizeExceeded) && hasLength(info):
 			return info, HTTPResponse{}, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
 		case errors.Is(err, ErrSizeExceeded):
 			return info, HTTPResponse{}, ErrMaxSizeExceeded // an open length stops at MaxSize
@@ -104,8 +108,12 @@ func (h *Handler) ietfWrite(w http.ResponseWriter, r *http.Request, v ietfVersio
 	if !complete && !info.IsComplete() {
 		return info, resp, nil
 	}
+	if n, ok := announcedLength(info); complete && ok && info.Offset != n {
+		return info, HTTPResponse{}, errIETFInconsistentLength.WithMessage("the upload cannot complete: it holds " +
+			formatInt(info.Offset) + " of its " + formatInt(n) + " bytes")
+	}
 	if complete && info.SizeIsDeferred {
-		// The length was open: it is what has arrived.
+		// The length was open, or only announced: it is what has arrived.
 		if info, err = h.setLength(r, up, info, info.Offset, 0); err != nil {
 			return info, HTTPResponse{}, err
 		}
@@ -116,6 +124,13 @@ func (h *Handler) ietfWrite(w http.ResponseWriter, r *http.Request, v ietfVersio
 	}
 	resp, err = h.finishUpload(r, up, info)
 	return info, resp, err
+}
+
+// hasLength reports whether the upload's length is known to the handler:
+// declared, or announced by an IETF client.
+func hasLength(info FileInfo) bool {
+	_, announced := announcedLength(info)
+	return !info.SizeIsDeferred || announced
 }
 
 // ietfComplete reads whether the request completes the upload: from

@@ -446,8 +446,17 @@ func TestIETFPerVersion(t *testing.T) {
 			// the client then completes the upload with an empty append.
 			loc := e.wantCreated(e.create("ab", 2, false, hdr{"Upload-Length": "3"}), 2, false)
 			res := e.appendTo(loc, 2, "c", false, nil)
-			mustEq(t, "append status", res.status, e.appendStatus())
-			eq(t, "append Upload-Offset", res.hdr.Get("Upload-Offset"), "3")
+			// Reaching the length does not complete the upload (-05 on).
+			e.wantAppended(res, 3, false)
+			e.wantState(loc, 3, false, "3")
+			_, finishes := e.stored(loc)
+			eq(t, "finishes before the completion", finishes, 0)
+			// All content with its length, but incomplete, likewise.
+			other := e.wantCreated(e.create("xyz", 3, false, hdr{"Upload-Length": "3"}), 3, false)
+			e.wantState(other, 3, false, "3")
+			e.wantProblem(e.appendTo(other, 3, "!", false, nil), http.StatusBadRequest, 7, "inconsistent-upload-length")
+			e.wantProblem(e.appendTo(other, 3, "", true, hdr{"Upload-Length": "4"}), http.StatusBadRequest, 7, "inconsistent-upload-length")
+			e.wantAppended(e.appendTo(other, 3, "", true, nil), 3, true)
 			for range 2 { // idempotent: a client that lost the answer sends it again
 				e.wantAppended(e.appendTo(loc, 3, "", true, nil), 3, true)
 			}
@@ -458,6 +467,8 @@ func TestIETFPerVersion(t *testing.T) {
 			data, finishes := e.stored(loc)
 			eq(t, "stored", data, "abc")
 			eq(t, "finishes", finishes, 1)
+			data, _ = e.stored(other)
+			eq(t, "stored", data, "xyz")
 		}},
 		{"CreateOpenLengthPastMaxSize", tus.Config{MaxSize: 10}, func(t *testing.T, e *ietfEnv) {
 			res := e.create("hello world", 11, false, nil)
@@ -596,10 +607,15 @@ func TestIETFPerVersion(t *testing.T) {
 			if e.v >= 6 {
 				e.wantProblem(res, http.StatusBadRequest, 7, "inconsistent-upload-length")
 				eq(t, "Upload-Offset", res.hdr.Get("Upload-Offset"), length)
-				e.wantState(loc, 300<<10, true, length)
+				// The bytes up to the length are kept; the upload is
+				// incomplete until the client completes it.
+				e.wantState(loc, 300<<10, false, length)
 				data, finishes := e.stored(loc)
 				eq(t, "stored", data == body[:300<<10], true)
-				eq(t, "finishes", finishes, 1)
+				eq(t, "finishes", finishes, 0)
+				e.wantAppended(e.appendTo(loc, 300<<10, "", true, nil), 300<<10, true)
+				_, finishes = e.stored(loc)
+				eq(t, "finishes after completion", finishes, 1)
 			} else {
 				eq(t, "status", res.status, http.StatusRequestEntityTooLarge)
 			}

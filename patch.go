@@ -118,6 +118,9 @@ func (h *Handler) setLength(r *http.Request, up Upload, info FileInfo, length, i
 		}
 		return info, ErrUploadLengthAlreadySet
 	}
+	if n, ok := announcedLength(info); ok && length != n {
+		return info, ErrInvalidUploadLength.WithMessage("Upload-Length differs from the length announced at creation, " + formatInt(n))
+	}
 	if h.cfg.MaxSize > 0 && length > h.cfg.MaxSize {
 		return info, ErrMaxSizeExceeded
 	}
@@ -137,6 +140,12 @@ func (h *Handler) setLength(r *http.Request, up Upload, info FileInfo, length, i
 	return info, nil
 }
 
+// announcedLength returns the length an IETF client announced for an
+// upload whose length is not yet declared (see FileInfo.Size), if any.
+func announcedLength(info FileInfo) (int64, bool) {
+	return info.Size, info.SizeIsDeferred && info.Size > 0
+}
+
 // writeBody streams r's body into up at info.Offset and finishes the upload
 // when its last byte arrives. It returns the upload's new state; on error,
 // the state still counts every byte that was stored. progress, if not nil,
@@ -151,14 +160,15 @@ func (h *Handler) setLength(r *http.Request, up Upload, info FileInfo, length, i
 // (progress reports whether it did), as an offset sent must not go back.
 func (h *Handler) writeBody(w http.ResponseWriter, r *http.Request, hl *heldLock, up Upload, info FileInfo, ietf bool, progress func(offset int64) bool) (FileInfo, HTTPResponse, error) {
 	limit := int64(-1)
+	_, announced := announcedLength(info)
 	switch {
-	case !info.SizeIsDeferred:
+	case !info.SizeIsDeferred || announced:
 		limit = info.Size - info.Offset
 	case h.cfg.MaxSize > 0:
 		limit = h.cfg.MaxSize - info.Offset
 	}
 	br := newBodyReader(w, r, limit, h.cfg.NetworkTimeout)
-	br.keepToLimit = ietf && !info.SizeIsDeferred
+	br.keepToLimit = ietf && (!info.SizeIsDeferred || announced)
 	br.keepAnnounced = ietf
 	start := info.Offset
 	if events := h.events.active(); events || progress != nil {

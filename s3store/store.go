@@ -113,7 +113,7 @@ func (s *Store) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Upload, e
 	if !tus.ValidID(info.ID) {
 		return nil, fmt.Errorf("s3store: invalid upload ID %q", info.ID)
 	}
-	if !info.SizeIsDeferred && info.Size > s.opts.MaxObjectSize {
+	if info.Size > s.opts.MaxObjectSize { // also a length announced but not declared
 		return nil, tus.ErrMaxSizeExceeded.WithMessage(fmt.Sprintf("upload exceeds the storage's maximum object size of %d bytes", s.opts.MaxObjectSize))
 	}
 	sched := fixedSchedule(s.opts, info.Size)

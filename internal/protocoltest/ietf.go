@@ -175,3 +175,40 @@ func ietfBodyPastLength(t *testing.T, nc NewComposer, interval time.Duration) {
 		}
 	}
 }
+
+// testIETFIncompleteAtLength creates an IETF upload with all its content
+// and its length but Upload-Complete: ?0 (drafts -05 on): it stays
+// incomplete, tus sees an open length, and the client's empty completing
+// append finishes it, byte-exact.
+func testIETFIncompleteAtLength(t *testing.T, nc NewComposer) {
+	c, composer := serve(t, nc, nil)
+	if !composer.UsesLengthDeferrer() {
+		t.Skip("the store cannot keep a length open")
+	}
+	want := data(6<<20+7, 43)
+	size := strconv.Itoa(len(want))
+	ietf := []string{"Upload-Draft-Interop-Version", "8"}
+	res, body := Do(t, c.http, http.MethodPost, c.base, want, append(ietf, "Upload-Complete", "?0", "Upload-Length", size)...)
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Upload-Complete") != "?0" || res.Header.Get("Upload-Offset") != size {
+		t.Fatalf("creation: %d, Upload-Complete %q, Upload-Offset %q: %q", res.StatusCode,
+			res.Header.Get("Upload-Complete"), res.Header.Get("Upload-Offset"), body)
+	}
+	u := res.Header.Get("Location")
+	res, _ = Do(t, c.http, http.MethodHead, u, nil, ietf...)
+	if res.Header.Get("Upload-Complete") != "?0" || res.Header.Get("Upload-Length") != size {
+		t.Errorf("HEAD: Upload-Complete %q, Upload-Length %q; want ?0 and %s",
+			res.Header.Get("Upload-Complete"), res.Header.Get("Upload-Length"), size)
+	}
+	res, _ = c.do(http.MethodHead, u, nil)
+	if res.Header.Get("Upload-Defer-Length") != "1" || res.Header.Get("Upload-Offset") != size {
+		t.Errorf("tus HEAD: Upload-Defer-Length %q, Upload-Offset %q", res.Header.Get("Upload-Defer-Length"), res.Header.Get("Upload-Offset"))
+	}
+	res, body = Do(t, c.http, http.MethodPatch, u, nil, append(ietf, "Upload-Complete", "?1", "Upload-Offset", size,
+		"Content-Type", "application/partial-upload")...)
+	if res.StatusCode != http.StatusNoContent || res.Header.Get("Upload-Complete") != "?1" {
+		t.Fatalf("completion: %d, Upload-Complete %q: %q", res.StatusCode, res.Header.Get("Upload-Complete"), body)
+	}
+	if got := c.download(u); !bytes.Equal(got, want) {
+		t.Fatalf("stored %d bytes that differ from the %d sent", len(got), len(want))
+	}
+}

@@ -59,6 +59,7 @@ func Run(t *testing.T, newComposer NewComposer) {
 		{"IETFThroughCuttingProxy", testIETFThroughCuttingProxy},
 		{"IETFLostFinalResponse", testIETFLostFinalResponse},
 		{"IETFBodyPastLength", testIETFBodyPastLength},
+		{"IETFIncompleteAtLength", testIETFIncompleteAtLength},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newComposer) })
