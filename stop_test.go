@@ -37,17 +37,10 @@ func TestStopUpload(t *testing.T) {
 					observed = append(observed, r.Method+" "+itoa(int64(status))+" "+code)
 				},
 			})
-			srv := httptest.NewServer(http.StripPrefix("/files/", h))
-			defer srv.Close()
 			sub := h.Subscribe(16)
 			defer sub.Close()
-
-			w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Length": "1000"}))
-			mustEq(t, "POST", w.Code, http.StatusCreated)
-			id := idFromLocation(t, w.Header().Get("Location"))
-
 			// Only the stop ends the body.
-			req, pw := stalledPatch(t, srv.URL+"/files/"+id)
+			id, req, pw := stalledUpload(t, h)
 			defer pw.Close()
 
 			stopped := make(chan bool, 1)
@@ -75,7 +68,7 @@ func TestStopUpload(t *testing.T) {
 			if _, _, ok := store.state(id); ok {
 				t.Error("the stopped upload still exists")
 			}
-			w = serve(t, h, newReq(http.MethodHead, "/"+id, nil, nil))
+			w := serve(t, h, newReq(http.MethodHead, "/"+id, nil, nil))
 			eq(t, "HEAD after stop", w.Code, http.StatusNotFound)
 
 			evs := drain(sub, 100*time.Millisecond)
@@ -161,16 +154,9 @@ func TestStopUploadTooLate(t *testing.T) {
 // subscribers see the termination.
 func TestTerminateUpload(t *testing.T) {
 	h, store, _ := newMemHandler(t, tus.Config{})
-	srv := httptest.NewServer(http.StripPrefix("/files/", h))
-	defer srv.Close()
 	sub := h.Subscribe(16, tus.EventTerminated)
 	defer sub.Close()
-
-	w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Length": "1000"}))
-	mustEq(t, "POST", w.Code, http.StatusCreated)
-	id := idFromLocation(t, w.Header().Get("Location"))
-
-	req, pw := stalledPatch(t, srv.URL+"/files/"+id)
+	id, req, pw := stalledUpload(t, h)
 	defer pw.Close()
 	done := make(chan int, 1)
 	go func() {
@@ -205,17 +191,24 @@ func TestTerminateUpload(t *testing.T) {
 	}
 }
 
-// stalledPatch returns a PATCH at offset 0 of url that declares 1000 bytes
-// and whose body sends 10 and then waits until pw is closed.
-func stalledPatch(t *testing.T, url string) (*http.Request, *io.PipeWriter) {
+// stalledUpload serves h over real HTTP until the test ends, creates an
+// upload of 1000 bytes and returns its ID with a PATCH at offset 0 that
+// declares them all but whose body sends 10 and then waits until pw is
+// closed.
+func stalledUpload(t *testing.T, h http.Handler) (string, *http.Request, *io.PipeWriter) {
 	t.Helper()
+	srv := httptest.NewServer(http.StripPrefix("/files/", h))
+	t.Cleanup(srv.Close)
+	w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Length": "1000"}))
+	mustEq(t, "POST", w.Code, http.StatusCreated)
+	id := idFromLocation(t, w.Header().Get("Location"))
 	pr, pw := io.Pipe()
 	go func() { _, _ = pw.Write([]byte("0123456789")) }()
-	req, err := http.NewRequest(http.MethodPatch, url, pr)
+	req, err := http.NewRequest(http.MethodPatch, srv.URL+"/files/"+id, pr)
 	noErr(t, err)
 	req.ContentLength = 1000
 	req.Header.Set("Tus-Resumable", tus.TusVersion)
 	req.Header.Set("Content-Type", octet)
 	req.Header.Set("Upload-Offset", "0")
-	return req, pw
+	return id, req, pw
 }
