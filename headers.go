@@ -117,7 +117,8 @@ const (
 
 // parseConcat decodes an Upload-Concat header: "partial", or "final;"
 // followed by space-separated upload URLs, whose last path segments are
-// returned as IDs.
+// returned as IDs. The same partial may be named more than once (tus 1.0,
+// Concatenation: it "MAY be present multiple times").
 func parseConcat(header string) (concatKind, []string, error) {
 	header = strings.TrimSpace(header)
 	switch {
@@ -127,19 +128,14 @@ func parseConcat(header string) (concatKind, []string, error) {
 		return concatPartial, nil, nil
 	case strings.HasPrefix(header, "final;"):
 		var ids []string
-		seen := make(map[string]bool)
 		for u := range strings.FieldsSeq(header[len("final;"):]) {
 			id, ok := idFromURL(u)
 			if !ok {
 				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: not an upload URL: " + truncate(u, 80))
 			}
-			if seen[id] {
-				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: partial upload " + id + " is named twice")
-			}
 			if len(ids) == MaxPartialUploads {
 				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: more than " + formatInt(MaxPartialUploads) + " partial uploads")
 			}
-			seen[id] = true
 			ids = append(ids, id)
 		}
 		if len(ids) == 0 {

@@ -237,8 +237,8 @@ func TestFileInfoState(t *testing.T) {
 }
 
 func TestParseConcatLimits(t *testing.T) {
-	if _, _, err := parseConcat("final;/files/a /files/b /files/a"); err == nil {
-		t.Error("a partial named twice was accepted")
+	if _, ids, err := parseConcat("final;/files/a /files/b /files/a"); err != nil || strings.Join(ids, " ") != "a b a" {
+		t.Errorf("a partial named twice: ids %q, %v; want a b a (tus 1.0 allows it)", ids, err)
 	}
 	var b strings.Builder
 	b.WriteString("final;")

@@ -159,11 +159,16 @@ func (h *Handler) tryConcat(r *http.Request, up Upload, info *FileInfo, partials
 			return false, HTTPResponse{}, nil
 		}
 	}
+	confirmed := make(map[string]bool, len(pinfos))
 	for _, pi := range pinfos {
+		if confirmed[pi.ID] {
+			continue // a partial named again (tus allows it)
+		}
 		done, err := h.confirmComplete(r, pi.ID)
 		if err != nil || !done {
 			return false, HTTPResponse{}, err
 		}
+		confirmed[pi.ID] = true
 	}
 	if err := h.composer.Concater.AsConcatableUpload(up).ConcatUploads(ctx, partials); err != nil {
 		return false, HTTPResponse{}, err
