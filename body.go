@@ -118,7 +118,7 @@ func (b *bodyReader) checkOverflow() error {
 			if b.keepToLimit || b.keepAnnounced && b.announced {
 				return ErrSizeExceeded
 			}
-			return &discardError{cause: ErrSizeExceeded}
+			return DiscardChunk(ErrSizeExceeded)
 		}
 		if err != nil {
 			return io.EOF

@@ -69,18 +69,9 @@ func checkChecksumHeader(r *http.Request) error {
 	return nil
 }
 
-// discardError marks a failed chunk whose bytes must not be kept. It
-// matches ErrChecksumMismatch with errors.Is (the store's signal to drop the
-// chunk) and unwraps to its cause, which sets the response status.
-type discardError struct{ cause error }
-
-func (e *discardError) Error() string        { return e.cause.Error() }
-func (e *discardError) Unwrap() error        { return e.cause }
-func (e *discardError) Is(target error) bool { return target == ErrChecksumMismatch }
-
 // verifyingReader hashes what it reads and, at the end of the body, checks
 // the digest from the Upload-Checksum header or trailer. Every failure,
-// including a body that ends early, is a discardError: a checksummed chunk
+// including a body that ends early, refuses the chunk (DiscardChunk): a checksummed chunk
 // is stored whole or not at all.
 type verifyingReader struct {
 	r      io.Reader
@@ -122,11 +113,11 @@ func (v *verifyingReader) Read(p []byte) (int, error) {
 	switch {
 	case err == io.EOF:
 		if verr := v.verify(); verr != nil {
-			return n, &discardError{cause: verr}
+			return n, DiscardChunk(verr)
 		}
 		return n, io.EOF
 	case err != nil:
-		return n, &discardError{cause: err}
+		return n, DiscardChunk(err)
 	}
 	return n, nil
 }

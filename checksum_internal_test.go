@@ -92,15 +92,15 @@ func TestVerifyingReader(t *testing.T) {
 	t.Run("header mismatch", func(t *testing.T) {
 		v, _ := newVerifyingReader(strings.NewReader("hellO"), req(good, nil))
 		_, err := io.ReadAll(v)
-		if !errors.Is(err, ErrChecksumMismatch) || asError(err) == nil || asError(err).Status != 460 {
+		if !errors.Is(err, ErrChecksumMismatch) || !errors.Is(err, ErrDiscardChunk) || asError(err) == nil || asError(err).Status != 460 {
 			t.Errorf("error = %v, want a 460 discard error", err)
 		}
 	})
 	t.Run("body error is a discard", func(t *testing.T) {
 		v, _ := newVerifyingReader(io.MultiReader(strings.NewReader("he"), iotest.ErrReader(ErrReadTimeout)), req(good, nil))
 		_, err := io.ReadAll(v)
-		if !errors.Is(err, ErrChecksumMismatch) {
-			t.Errorf("error = %v, want the discard signal", err)
+		if !errors.Is(err, ErrDiscardChunk) || errors.Is(err, ErrChecksumMismatch) {
+			t.Errorf("error = %v, want the discard signal and not a checksum mismatch", err)
 		}
 		if e := asError(err); e == nil || e.Status != 408 {
 			t.Errorf("status of %v = %+v, want the cause's 408", err, e)
@@ -123,13 +123,19 @@ func TestVerifyingReader(t *testing.T) {
 			t.Errorf("trailer verification: %q, %v", rest, err)
 		}
 	})
-	t.Run("discardError", func(t *testing.T) {
-		var err error = &discardError{cause: ErrSizeExceeded}
-		if !errors.Is(err, ErrChecksumMismatch) || !errors.Is(err, ErrSizeExceeded) || errors.Is(err, ErrNotFound) {
-			t.Errorf("discardError matching is wrong: %v", err)
+	t.Run("DiscardChunk", func(t *testing.T) {
+		err := DiscardChunk(ErrSizeExceeded)
+		if !errors.Is(err, ErrDiscardChunk) || !errors.Is(err, ErrSizeExceeded) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrChecksumMismatch) {
+			t.Errorf("DiscardChunk matching is wrong: %v", err)
+		}
+		if e := asError(err); e == nil || e.Status != ErrSizeExceeded.Status {
+			t.Errorf("DiscardChunk(ErrSizeExceeded) answers %+v, want its cause's status", e)
 		}
 		if err.Error() != ErrSizeExceeded.Error() {
-			t.Errorf("discardError.Error() = %q", err.Error())
+			t.Errorf("DiscardChunk(...).Error() = %q", err.Error())
+		}
+		if !errors.Is(ErrChecksumMismatch.WithMessage("x"), ErrDiscardChunk) || errors.Is(ErrSizeExceeded, ErrDiscardChunk) {
+			t.Error("only ErrChecksumMismatch, with any message, of the protocol errors matches ErrDiscardChunk")
 		}
 	})
 }

@@ -108,7 +108,7 @@ func TestChecksumHeader(t *testing.T) {
 			}
 			_, _, data, err := c.get()
 			if tt.discard {
-				if !errors.Is(err, tus.ErrChecksumMismatch) {
+				if !errors.Is(err, tus.ErrDiscardChunk) {
 					t.Errorf("WriteChunk source error = %v, want the discard signal", err)
 				}
 			} else {

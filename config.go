@@ -11,6 +11,10 @@ import (
 
 // Config configures a Handler. Only StoreComposer is required; every other
 // field has a working default.
+//
+// One rule for numbers: a zero size or duration means the field's default,
+// and a negative one is refused by NewHandler, except NetworkTimeout, where
+// a negative value turns the timeout off.
 type Config struct {
 	// StoreComposer holds the storage parts. Its Core is required.
 	StoreComposer *StoreComposer
@@ -39,10 +43,12 @@ type Config struct {
 	// deadline (60 s by default; negative disables it).
 	NetworkTimeout time.Duration
 	// AcquireLockTimeout bounds how long a request waits for an upload's
-	// lock, after asking the holder to let go (20 s by default).
+	// lock, after asking the holder to let go (20 s by default). Negative
+	// values are refused.
 	AcquireLockTimeout time.Duration
 	// Expiration is how long an unfinished upload lives after its creation;
-	// 0 means forever. Expired unfinished uploads answer 410 Gone.
+	// 0 means forever. Expired unfinished uploads answer 410 Gone. Negative
+	// values are refused.
 	Expiration time.Duration
 	// ProgressInterval is the least time between two progress events of one
 	// request (1 s by default). It also paces the progress 104 responses of
@@ -73,9 +79,10 @@ type Config struct {
 	// PreUploadTerminateCallback runs before an upload is deleted and may
 	// reject the deletion.
 	PreUploadTerminateCallback func(event HookEvent) (HTTPResponse, error)
-	// AccessCallback runs on every request that names an upload (HEAD, PATCH,
-	// GET, DELETE, and POST of a final upload for each partial) after the
-	// upload is found and before anything is done. An error refuses the
+	// AccessCallback runs on every request that touches an upload: creation
+	// (with the upload about to be created, before PreUploadCreateCallback),
+	// HEAD, PATCH, GET, DELETE, and for a final upload each partial it
+	// names, after the upload is found and before anything is done. An error refuses the
 	// request; return an *Error (for example ErrAccessDenied) to choose the
 	// status, or RejectWith to add headers or a body. Use it for per-user
 	// authorisation.
@@ -104,7 +111,8 @@ type CorsConfig struct {
 	AllowMethods  string
 	AllowHeaders  string
 	ExposeHeaders string
-	// MaxAge is how long a browser may cache a preflight answer.
+	// MaxAge is how long a browser may cache a preflight answer; 0 sends no
+	// Access-Control-Max-Age. Negative values are refused.
 	MaxAge time.Duration
 }
 
@@ -161,14 +169,22 @@ func (c Config) withDefaults() (Config, error) {
 	if c.NetworkTimeout == 0 {
 		c.NetworkTimeout = DefaultNetworkTimeout
 	}
-	if c.AcquireLockTimeout <= 0 {
+	for _, f := range [...]struct {
+		name string
+		d    time.Duration
+	}{{"AcquireLockTimeout", c.AcquireLockTimeout}, {"ProgressInterval", c.ProgressInterval}, {"Expiration", c.Expiration}} {
+		if f.d < 0 {
+			return c, errors.New("tus: Config." + f.name + " must not be negative")
+		}
+	}
+	if c.Cors != nil && c.Cors.MaxAge < 0 {
+		return c, errors.New("tus: Config.Cors.MaxAge must not be negative")
+	}
+	if c.AcquireLockTimeout == 0 {
 		c.AcquireLockTimeout = DefaultAcquireLockTimeout
 	}
-	if c.ProgressInterval <= 0 {
+	if c.ProgressInterval == 0 {
 		c.ProgressInterval = DefaultProgressInterval
-	}
-	if c.Expiration < 0 {
-		return c, errors.New("tus: Config.Expiration must not be negative")
 	}
 	if c.Cors == nil {
 		c.Cors = DefaultCorsConfig()

@@ -13,16 +13,22 @@ import (
 type FileInfo struct {
 	// ID identifies the upload; it is the last segment of the upload URL.
 	ID string `json:"ID"`
-	// Size is the total length in bytes. While SizeIsDeferred is true it is
-	// 0, or the length an IETF client announced for an upload it has not
-	// completed (the drafts from -05 on keep such an upload incomplete
-	// until the client says it is complete, even when its offset reaches
-	// the length): the handler holds the content to it and declares it
-	// when the client completes the upload. Stores keep it as given.
+	// Size is the upload's total length in bytes once it is known. While
+	// SizeIsDeferred is true it is 0.
 	Size int64 `json:"Size"`
-	// SizeIsDeferred is true while the client has not yet declared the length
-	// (creation-defer-length).
+	// SizeIsDeferred is true while the length is not declared yet
+	// (creation-defer-length, or an IETF upload its client has not
+	// completed).
 	SizeIsDeferred bool `json:"SizeIsDeferred"`
+	// AnnouncedSize is a length the client announced but has not made
+	// final, else 0. Only IETF uploads have one: from draft -05 on, an
+	// upload created with Upload-Length and Upload-Complete: ?0 stays
+	// incomplete, even once its offset reaches that length, until the
+	// client completes it. The handler holds the content to AnnouncedSize
+	// and declares it (DeclareLength) when the client completes the
+	// upload. It is set only while SizeIsDeferred is true; stores keep it
+	// as given and clear it when the length is declared.
+	AnnouncedSize int64 `json:"AnnouncedSize,omitempty"`
 	// Offset is the number of bytes the store holds.
 	Offset int64 `json:"Offset"`
 	// MetaData holds the decoded Upload-Metadata pairs exactly as sent.
@@ -31,7 +37,8 @@ type FileInfo struct {
 	IsPartial bool `json:"IsPartial"`
 	// IsFinal marks a final upload: the concatenation of PartialUploads.
 	IsFinal bool `json:"IsFinal"`
-	// PartialUploads lists, in order, the IDs a final upload is made of.
+	// PartialUploads lists, in order, the IDs a final upload is made of. An
+	// ID may appear more than once.
 	PartialUploads []string `json:"PartialUploads,omitempty"`
 	// ExpiresAt is when an unfinished upload expires; zero means never.
 	ExpiresAt time.Time `json:"ExpiresAt,omitzero"`
@@ -80,24 +87,21 @@ type Upload interface {
 	//
 	// It reads src until io.EOF or an error. Bytes read before a read error
 	// are kept and counted in the returned length (the client resumes from
-	// there), with one exception: if the error wraps ErrChecksumMismatch, the
-	// chunk is rejected and none of its bytes may be kept; WriteChunk then
-	// returns 0 and that error.
+	// there), with one exception: if the error matches ErrDiscardChunk
+	// (errors.Is), the chunk is refused whole and none of its bytes may be
+	// kept; WriteChunk then returns 0 and that error.
 	WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error)
 	// FinishUpload is called once every byte has been written. When it
 	// returns, the upload's bytes are durable and complete.
 	FinishUpload(ctx context.Context) error
 }
 
-// FinishReporter is implemented by uploads that know whether FinishUpload
-// has succeeded: stores whose finish does work that can fail after the last
-// byte is stored (completing an S3 multipart upload, for one). When a
-// complete upload reports false, the next request that holds its lock (HEAD
-// or PATCH) finishes it, also after a restart of the server.
-type FinishReporter interface {
-	// Finished reports whether FinishUpload has succeeded.
-	Finished() bool
-}
+// Optional capabilities. Each is a part of a StoreComposer, registered by
+// the store's UseIn, and the handler finds a capability only there: a part
+// turns an Upload of the composer's core store into the capability
+// (AsTerminatableUpload and the like), or is the capability itself
+// (UsageReporter). A store that wraps another composition embeds
+// StoreWrapper, which forwards every part the wrapper does not override.
 
 // TerminaterDataStore is implemented by stores that can delete uploads
 // (the termination extension).
@@ -121,8 +125,11 @@ type ConcaterDataStore interface {
 // ConcatableUpload is a final upload that can be filled from partial uploads.
 type ConcatableUpload interface {
 	// ConcatUploads writes the bytes of partials, in order, into the final
-	// upload, whose Size is their sum. Every partial is complete. When it
-	// returns nil, the final upload's offset equals its size.
+	// upload, whose Size is their sum. Every partial is complete. The same
+	// upload may appear more than once in partials (as separate values),
+	// and a partial may be used by several final uploads: the partials are
+	// only read. When it returns nil, the final upload's offset equals its
+	// size.
 	ConcatUploads(ctx context.Context, partials []Upload) error
 }
 
@@ -134,8 +141,10 @@ type LengthDeferrerDataStore interface {
 
 // LengthDeclarableUpload is an upload whose length can be declared once.
 type LengthDeclarableUpload interface {
-	// DeclareLength records the upload's final length. The handler calls it
-	// at most once, with a length no smaller than the current offset.
+	// DeclareLength records the upload's final length: afterwards GetInfo
+	// reports Size = length, SizeIsDeferred false and AnnouncedSize 0. The
+	// handler calls it at most once, with a length no smaller than the
+	// current offset.
 	DeclareLength(ctx context.Context, length int64) error
 }
 
@@ -152,6 +161,33 @@ type ServableUpload interface {
 	// Content-Disposition and the security headers; the store sets the
 	// status, Content-Length, Content-Range, ETag and Last-Modified as it can.
 	ServeContent(ctx context.Context, w http.ResponseWriter, r *http.Request) error
+}
+
+// FinishReporterDataStore is implemented by stores whose finish does work
+// that can fail after the last byte is stored (completing an S3 multipart
+// upload, for one), and that can tell afterwards whether it succeeded.
+// When a complete upload reports that it is not finished, the next request
+// that holds its lock (HEAD or PATCH) finishes it, also after a restart of
+// the server. Without one, the handler remembers failed finishes in the
+// process.
+type FinishReporterDataStore interface {
+	AsFinishReporter(upload Upload) FinishReporter
+}
+
+// FinishReporter tells whether an upload's FinishUpload has succeeded.
+type FinishReporter interface {
+	// Finished reports whether FinishUpload has succeeded.
+	Finished() bool
+}
+
+// UsageReporter is implemented by stores that can tell how much space their
+// existing uploads take up, so that a limit on the store's size
+// (limitedstore) counts them from the start.
+type UsageReporter interface {
+	// Usage returns the bytes the store's existing uploads count: the Size of
+	// every upload whose length is known and the bytes held by every upload
+	// whose length is deferred.
+	Usage(ctx context.Context) (int64, error)
 }
 
 // Locker hands out exclusive locks on upload IDs. Every request that changes

@@ -19,6 +19,9 @@ type Error struct {
 	// Message is a one-line, human-readable explanation. It is sent to the
 	// client and must not contain internals.
 	Message string
+
+	// discard makes the error match ErrDiscardChunk (ErrChecksumMismatch).
+	discard bool
 }
 
 // NewError returns a protocol error with the given status, code and message.
@@ -29,11 +32,40 @@ func NewError(status int, code, message string) *Error {
 // Error returns the code and the message.
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-// Is reports whether target is an *Error with the same code.
+// Is reports whether target is an *Error with the same code, or
+// ErrDiscardChunk for an error that refuses a whole chunk
+// (ErrChecksumMismatch).
 func (e *Error) Is(target error) bool {
+	if target == ErrDiscardChunk {
+		return e.discard
+	}
 	t, ok := target.(*Error)
 	return ok && t.Code == e.Code
 }
+
+// ErrDiscardChunk is the store contract's signal to keep nothing of a
+// chunk. When the reader that Upload.WriteChunk reads fails with an error
+// that matches it (errors.Is), the store drops every byte of the chunk and
+// returns 0 and that error. The handler's readers fail so for a checksum
+// mismatch (ErrChecksumMismatch matches it), for a tus chunk that goes past
+// the upload's length or Config.MaxSize, and a wrapping store's reader may
+// too (limitedstore, for a chunk far past its limit): see DiscardChunk.
+// It is never answered by itself; the response is that of the error it
+// comes with.
+var ErrDiscardChunk = errors.New("tus: the chunk is refused whole and none of it may be kept")
+
+// DiscardChunk returns an error that matches ErrDiscardChunk and otherwise
+// is cause: errors.Is and errors.As see cause, and the handler answers with
+// cause's status. A reader handed to a store returns it to refuse a whole
+// chunk.
+func DiscardChunk(cause error) error { return &discardError{cause: cause} }
+
+// discardError is the error DiscardChunk returns.
+type discardError struct{ cause error }
+
+func (e *discardError) Error() string        { return e.cause.Error() }
+func (e *discardError) Unwrap() error        { return e.cause }
+func (e *discardError) Is(target error) bool { return target == ErrDiscardChunk }
 
 // WithMessage returns a copy of e with another message; the copy still
 // matches e with errors.Is.
@@ -94,8 +126,8 @@ var (
 	// (Event.StopUpload); the upload is terminated if the store supports it.
 	ErrUploadStopped = NewError(http.StatusBadRequest, "ERR_UPLOAD_STOPPED", "upload was stopped by the server")
 	// ErrChecksumMismatch (460): the chunk's checksum did not match; the chunk
-	// was not stored.
-	ErrChecksumMismatch = NewError(460, "ERR_CHECKSUM_MISMATCH", "checksum mismatch: the chunk was not stored")
+	// was not stored. It matches ErrDiscardChunk.
+	ErrChecksumMismatch = &Error{Status: 460, Code: "ERR_CHECKSUM_MISMATCH", Message: "checksum mismatch: the chunk was not stored", discard: true}
 	// ErrUnsupportedChecksumAlgorithm (400): Upload-Checksum names an algorithm
 	// we do not support.
 	ErrUnsupportedChecksumAlgorithm = NewError(http.StatusBadRequest, "ERR_UNSUPPORTED_CHECKSUM_ALGORITHM", "unsupported checksum algorithm")

@@ -26,7 +26,7 @@ const (
 // method handlers (PostFile, HeadFile, PatchFile, GetFile, DelFile) in
 // Middleware; those take the upload ID from the last path segment.
 //
-// A Handler is safe for concurrent use.
+// A Handler is safe for concurrent use. It starts no goroutine.
 type Handler struct {
 	cfg        Config
 	composer   *StoreComposer
@@ -34,8 +34,11 @@ type Handler struct {
 	extensions string
 	events     eventHub
 	allow      string // Allow header for upload URLs
-	// unfinished holds the IDs of complete uploads whose finish failed and
-	// must be retried (see finishUpload). It only holds failures.
+	// baseOrigin is the scheme and host of an absolute Config.BasePath
+	// ("https://example.com"), else empty; basePath is its path part.
+	baseOrigin, basePath string
+	// unfinished holds the IDs of complete uploads that still owe their
+	// finish, as far as the store cannot tell (see finish.go).
 	unfinished sync.Map
 }
 
@@ -49,6 +52,7 @@ func NewHandler(cfg Config) (*Handler, error) {
 		return nil, fmt.Errorf("tus: Config.StoreComposer has no Locker; concurrent requests for one upload would corrupt it (use memorylocker.New().UseIn(composer) or the filestore locker)")
 	}
 	h := &Handler{cfg: cfg, composer: cfg.StoreComposer, log: cfg.Logger}
+	h.baseOrigin, h.basePath = splitBasePath(cfg.BasePath)
 	h.extensions = h.buildExtensions()
 	allow := []string{"OPTIONS", "HEAD", "PATCH"}
 	if h.downloadEnabled() {
@@ -59,6 +63,19 @@ func NewHandler(cfg Config) (*Handler, error) {
 	}
 	h.allow = strings.Join(allow, ", ")
 	return h, nil
+}
+
+// splitBasePath splits a base path into the scheme and host of an absolute
+// URL ("" for a path) and the path.
+func splitBasePath(bp string) (origin, path string) {
+	i := strings.Index(bp, "://")
+	if i < 0 {
+		return "", bp
+	}
+	if j := strings.IndexByte(bp[i+3:], '/'); j >= 0 {
+		return bp[:i+3+j], bp[i+3+j:]
+	}
+	return bp, "/"
 }
 
 func (h *Handler) terminationEnabled() bool {
@@ -92,66 +109,141 @@ func (h *Handler) buildExtensions() string {
 	return strings.Join(ext, ",")
 }
 
-// ServeHTTP routes r: POST and OPTIONS on the collection (empty path), and
-// HEAD, PATCH, GET, DELETE and OPTIONS on an upload ID.
+// ServeHTTP serves r: POST on the collection (the empty path, or the base
+// path), and HEAD, PATCH, GET and DELETE on an upload ID; OPTIONS anywhere.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h.Middleware(http.HandlerFunc(h.route)).ServeHTTP(w, r)
+	q, ok := h.prepare(w, r)
+	if !ok {
+		return
+	}
+	q.id, ok = h.routeID(r)
+	if !ok {
+		h.fail(q, ErrInvalidID)
+		return
+	}
+	h.serve(q, r.Method)
 }
 
-// route dispatches a request that passed the middleware.
-func (h *Handler) route(w http.ResponseWriter, r *http.Request) {
-	rest := r.URL.Path
-	if bp := h.basePathPath(); bp != "/" && strings.HasPrefix(rest, bp) {
+// routeID returns the upload ID r's path names relative to the base path
+// ("" for the collection), and false if the path names no valid ID. The
+// escaped path is used, so that an encoded slash cannot split an ID.
+func (h *Handler) routeID(r *http.Request) (string, bool) {
+	rest := r.URL.EscapedPath()
+	if bp := h.basePath; bp != "/" && strings.HasPrefix(rest, bp) {
 		rest = rest[len(bp):]
 	}
 	rest = strings.TrimPrefix(rest, "/")
 	if rest == "" {
-		switch r.Method {
-		case http.MethodPost:
-			h.PostFile(w, r)
+		return "", true
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	return rest, ValidID(rest)
+}
+
+// serve is the one place that picks what answers a request: by method, and
+// for each method by protocol (tus 1.0 or the IETF drafts). q has passed
+// prepare and names the collection (q.id empty) or a valid upload ID.
+func (h *Handler) serve(q *request, method string) {
+	if q.id == "" {
+		switch {
+		case method != http.MethodPost:
+			q.w.Header().Set("Allow", "OPTIONS, POST")
+			h.fail(q, ErrMethodNotAllowed)
+		case q.ietf != 0:
+			h.ietfCreate(q)
 		default:
-			w.Header().Set("Allow", "OPTIONS, POST")
-			h.sendError(w, r, ErrMethodNotAllowed)
+			h.tusCreate(q)
 		}
 		return
 	}
-	rest = strings.TrimSuffix(rest, "/")
-	if !ValidID(rest) {
-		h.sendError(w, r, ErrInvalidID)
-		return
-	}
-	switch r.Method {
+	switch method {
 	case http.MethodHead:
-		h.HeadFile(w, r)
+		if q.ietf != 0 {
+			h.ietfHead(q)
+		} else {
+			h.tusHead(q)
+		}
 	case http.MethodPatch:
-		h.PatchFile(w, r)
-	case http.MethodGet:
-		h.GetFile(w, r)
+		if q.ietf != 0 {
+			h.ietfAppend(q)
+		} else {
+			h.tusAppend(q)
+		}
 	case http.MethodDelete:
-		h.DelFile(w, r)
+		// Both protocols' deletion; IETF checks its headers first.
+		h.terminateRequest(q)
+	case http.MethodGet:
+		// Downloads are plain HTTP, the same for both protocols.
+		h.download(q)
 	default:
-		w.Header().Set("Allow", h.allow)
-		h.sendError(w, r, ErrMethodNotAllowed)
+		q.w.Header().Set("Allow", h.allow)
+		h.fail(q, ErrMethodNotAllowed)
 	}
 }
 
-// basePathPath is the path part of the configured base path.
-func (h *Handler) basePathPath() string {
-	bp := h.cfg.BasePath
-	if i := strings.Index(bp, "://"); i >= 0 {
-		rest := bp[i+3:]
-		if j := strings.IndexByte(rest, '/'); j >= 0 {
-			return rest[j:]
+// PostFile creates an upload (the creation extension), optionally with its
+// first bytes (creation-with-upload), with a deferred length
+// (creation-defer-length), or as a partial or final upload (concatenation).
+// It answers 201 Created with the upload's Location. A request marked by
+// Middleware as IETF is that protocol's upload creation.
+func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
+	h.serveRouted(w, r, http.MethodPost, false)
+}
+
+// HeadFile answers an offset request: 200 with Upload-Offset, Upload-Length
+// or Upload-Defer-Length, Upload-Metadata, Upload-Concat and Upload-Expires,
+// and Cache-Control: no-store (204 with the IETF state headers for an IETF
+// request). It takes the upload's lock, so an older request still writing
+// is asked to stop first and the offset returned is the one a resuming
+// PATCH must send.
+func (h *Handler) HeadFile(w http.ResponseWriter, r *http.Request) {
+	h.serveRouted(w, r, http.MethodHead, true)
+}
+
+// PatchFile appends the request body to an upload at Upload-Offset. It
+// answers 204 with the new Upload-Offset; 409 if the offset is not the
+// upload's, 413 past its length, 415 without application/offset+octet-stream,
+// 460 on a checksum mismatch (nothing of the chunk is kept). Bytes read
+// before a broken connection, a read timeout or an interruption by a newer
+// request are stored and counted. A request marked by Middleware as IETF is
+// that protocol's append.
+func (h *Handler) PatchFile(w http.ResponseWriter, r *http.Request) {
+	h.serveRouted(w, r, http.MethodPatch, true)
+}
+
+// GetFile serves the bytes of a finished upload; see download.go for the
+// headers it sets. It reads without taking the upload's lock.
+func (h *Handler) GetFile(w http.ResponseWriter, r *http.Request) {
+	h.serveRouted(w, r, http.MethodGet, true)
+}
+
+// DelFile terminates an upload (the termination extension): it asks a
+// request still writing to stop, runs PreUploadTerminateCallback, deletes
+// every byte and record of the upload and answers 204. For a request marked
+// by Middleware as IETF it is that protocol's cancellation.
+func (h *Handler) DelFile(w http.ResponseWriter, r *http.Request) {
+	h.serveRouted(w, r, http.MethodDelete, true)
+}
+
+// serveRouted serves a request that a router matched to one of the method
+// handlers, after Middleware: the upload ID, if the method names one, is
+// the last segment of the path.
+func (h *Handler) serveRouted(w http.ResponseWriter, r *http.Request, method string, named bool) {
+	q := h.newRequest(w, r, requestIDOf(w, r))
+	q.ietf, _ = ietfFrom(r)
+	if named {
+		var err error
+		if q.id, err = uploadID(r); err != nil {
+			h.fail(q, err)
+			return
 		}
-		return "/"
 	}
-	return bp
+	h.serve(q, method)
 }
 
 // uploadID returns the upload ID named by r's path: its last segment, which
 // must be a valid ID as it stands (no escapes).
 func uploadID(r *http.Request) (string, error) {
-	// The escaped path: an encoded slash must not split the ID.
 	p := strings.TrimSuffix(r.URL.EscapedPath(), "/")
 	id := p[strings.LastIndexByte(p, '/')+1:]
 	if !ValidID(id) {

@@ -36,6 +36,9 @@ func TestNewHandlerRejectsBadConfig(t *testing.T) {
 		{"no locker", tus.Config{StoreComposer: noLocker}, "Locker"},
 		{"negative max size", tus.Config{StoreComposer: withLocker(), MaxSize: -1}, "MaxSize"},
 		{"negative expiration", tus.Config{StoreComposer: withLocker(), Expiration: -1}, "Expiration"},
+		{"negative lock timeout", tus.Config{StoreComposer: withLocker(), AcquireLockTimeout: -1}, "AcquireLockTimeout"},
+		{"negative progress interval", tus.Config{StoreComposer: withLocker(), ProgressInterval: -1}, "ProgressInterval"},
+		{"negative CORS max age", tus.Config{StoreComposer: withLocker(), Cors: &tus.CorsConfig{MaxAge: -1}}, "MaxAge"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -252,14 +252,14 @@ func (c *chunk) get() (int, int64, string, error) {
 
 // writeChunk behaves like a correct store: it reads src to its end, keeps
 // what it read unless the read error is the discard signal
-// (ErrChecksumMismatch), and returns the kept length with the read error.
+// (ErrDiscardChunk), and returns the kept length with the read error.
 func (c *chunk) writeChunk(_ context.Context, offset int64, src io.Reader) (int64, error) {
 	data, err := io.ReadAll(src)
 	c.mu.Lock()
 	c.calls++
 	c.offset, c.data, c.err = offset, data, err
 	c.mu.Unlock()
-	if err != nil && errors.Is(err, tus.ErrChecksumMismatch) {
+	if err != nil && errors.Is(err, tus.ErrDiscardChunk) {
 		return 0, err
 	}
 	return int64(len(data)), err
@@ -321,6 +321,7 @@ func (s *memStore) UseIn(c *tus.StoreComposer) {
 	c.UseConcater(s)
 	c.UseLengthDeferrer(s)
 	c.UseContentServer(s)
+	c.UseFinishReporter(s)
 }
 
 func (s *memStore) NewUpload(_ context.Context, info tus.FileInfo) (tus.Upload, error) {
@@ -488,7 +489,7 @@ func (u *memUpload) WriteChunk(_ context.Context, offset int64, src io.Reader) (
 	defer u.s.mu.Unlock()
 	u.chunkErrs = append(u.chunkErrs, err)
 	u.inflight = 0
-	if err != nil && errors.Is(err, tus.ErrChecksumMismatch) {
+	if err != nil && errors.Is(err, tus.ErrDiscardChunk) {
 		return 0, err // discard the chunk
 	}
 	u.data = append(u.data, buf.Bytes()...)
@@ -506,6 +507,8 @@ func (u *memUpload) FinishUpload(context.Context) error {
 	u.finished = true
 	return nil
 }
+
+func (s *memStore) AsFinishReporter(up tus.Upload) tus.FinishReporter { return up.(*memUpload) }
 
 // Finished implements tus.FinishReporter.
 func (u *memUpload) Finished() bool {

@@ -1,248 +1,287 @@
 package tus
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
-	"log/slog"
 	"mime"
 	"net/http"
-	"strconv"
-	"strings"
-	"time"
 )
 
-// IETF protocol constants.
-const (
-	// PartialUploadType is the Content-Type of IETF appends from interop
-	// version 6 on.
-	PartialUploadType = "application/partial-upload"
-	// StatusUploadResumptionSupported is the informational status that
-	// announces an upload's URL (and, from interop version 5, its progress).
-	StatusUploadResumptionSupported = 104
-)
+// This file is the edge of the IETF resumable upload protocol
+// (draft-ietf-httpbis-resumable-upload, interop versions 3 to 8): it reads
+// the drafts' headers into the machinery tus uses too (create.go,
+// append.go, offset.go, finish.go, terminate.go) and writes its results in
+// the client's interop version. Header encoding is in ietf_headers.go, the
+// differences between versions in ietf_versions.go.
 
-// Problem types (RFC 9457) of the IETF drafts.
-const (
-	problemMismatchingOffset  = "https://iana.org/assignments/http-problem-types#mismatching-upload-offset"
-	problemCompletedUpload    = "https://iana.org/assignments/http-problem-types#completed-upload"
-	problemInconsistentLength = "https://iana.org/assignments/http-problem-types#inconsistent-upload-length"
-)
-
-// Errors of the IETF protocol. Those with a problem type are sent as
-// application/problem+json where the client's draft defines the type.
-var (
-	errIETFVersion            = NewError(http.StatusBadRequest, "ERR_UNSUPPORTED_INTEROP_VERSION", "unsupported Upload-Draft-Interop-Version: this server speaks interop versions 3 to 8")
-	errIETFCompleted          = NewError(http.StatusBadRequest, "ERR_UPLOAD_COMPLETED", "the upload is already complete and takes no more content")
-	errIETFInconsistentLength = NewError(http.StatusBadRequest, "ERR_INCONSISTENT_UPLOAD_LENGTH", "the lengths given for the upload do not match")
-	errIETFHeader             = NewError(http.StatusBadRequest, "ERR_INVALID_HEADER", "invalid header")
-	errIETFNoDeferrer         = ErrNotImplemented.WithMessage("this server cannot take uploads of unknown length: send Upload-Length, or all content with Upload-Complete: ?1 and Content-Length")
-)
-
-// ietfKey is the context key under which Middleware records the interop
-// version of an IETF request.
-type ietfKey struct{}
-
-// ietfFrom returns the interop version Middleware found on r, if r is an
-// IETF request.
-func ietfFrom(r *http.Request) (ietfVersion, bool) {
-	v, ok := r.Context().Value(ietfKey{}).(ietfVersion)
-	return v, ok
-}
-
-// isIETF reports whether r speaks the IETF protocol: it names an interop
-// version, does not speak tus, and the protocol is enabled.
-func (h *Handler) isIETF(r *http.Request) bool {
-	return !h.cfg.DisableIETFDrafts && r.Header.Get("Upload-Draft-Interop-Version") != "" &&
-		r.Header.Get("Tus-Resumable") == ""
-}
-
-// ietfMiddleware is Middleware for an IETF request: it checks the interop
-// version, answers OPTIONS and marks the request for the method handlers.
-func (h *Handler) ietfMiddleware(w http.ResponseWriter, r *http.Request, next http.Handler) {
-	v, ok := parseInteropVersion(r.Header.Get("Upload-Draft-Interop-Version"))
-	if !ok {
-		h.sendError(w, r, errIETFVersion)
-		return
-	}
-	r = r.WithContext(context.WithValue(r.Context(), ietfKey{}, v))
-	if r.Method == http.MethodOptions {
-		hdr := w.Header()
-		hdr.Set("Accept-Patch", PartialUploadType)
-		if v.limits() {
-			hdr.Set("Upload-Limit", h.ietfLimits(v, int64(h.cfg.Expiration/time.Second)))
-		}
-		w.WriteHeader(http.StatusNoContent)
-		return
-	}
-	next.ServeHTTP(w, r)
-}
-
-// ietfState sets the headers that describe an upload to an IETF client:
-// Upload-Offset, completeness, Upload-Length when known (version 6 on) and
-// Upload-Limit (version 6 on).
-func (h *Handler) ietfState(w http.ResponseWriter, v ietfVersion, info FileInfo) {
-	hdr := w.Header()
-	hdr.Set("Upload-Offset", formatInt(info.Offset))
-	hdr.Set(v.completeHeader(), v.completeValue(info.IsComplete()))
-	if v.lengthHeader() && hasLength(info) {
-		hdr.Set("Upload-Length", formatInt(info.Size))
-	}
-	if v.limits() {
-		hdr.Set("Upload-Limit", h.ietfLimits(v, ttl(info)))
-	}
-}
-
-// ttl is the remaining lifetime in whole seconds of an unfinished upload
-// that expires, else 0.
-func ttl(info FileInfo) int64 {
-	if info.ExpiresAt.IsZero() || info.IsComplete() {
-		return 0
-	}
-	return max(int64(time.Until(info.ExpiresAt)/time.Second), 1)
-}
-
-// ietfError answers an IETF request with err. info, if not nil, is the
-// upload's state (its offset and completeness are sent, as draft -06 asks
-// of every append response); provided is the Upload-Offset the request
-// gave. Errors that have a problem type in the client's draft are
-// sent as application/problem+json.
-func (h *Handler) ietfError(w http.ResponseWriter, r *http.Request, v ietfVersion, err error, info *FileInfo, provided int64) {
-	hdr := w.Header()
-	if info != nil {
-		hdr.Set("Upload-Offset", formatInt(info.Offset))
-		hdr.Set(v.completeHeader(), v.completeValue(info.IsComplete()))
-	}
-	e := asError(err)
-	switch {
-	case errors.Is(err, ErrMismatchOffset) && v.problems() && info != nil:
-		h.writeProblem(w, r, e, problemMismatchingOffset, "offset from request does not match offset of resource",
-			map[string]any{"expected-offset": info.Offset, "provided-offset": provided})
-		return
-	case errors.Is(err, errIETFCompleted) && v.problems():
-		h.writeProblem(w, r, e, problemCompletedUpload, "upload is already completed", nil)
-		return
-	case errors.Is(err, errIETFInconsistentLength) && v.lengthProblem():
-		h.writeProblem(w, r, e, problemInconsistentLength, "inconsistent length values for upload", nil)
-		return
-	case errors.Is(err, ErrMaxSizeExceeded) && v.limits():
-		// A 413 caused by the server's limits carries them.
-		var left int64
-		if info != nil {
-			left = ttl(*info)
-		}
-		hdr.Set("Upload-Limit", h.ietfLimits(v, left))
-	}
-	h.sendError(w, r, err)
-}
-
-// writeProblem sends e as an RFC 9457 problem of type typ.
-func (h *Handler) writeProblem(w http.ResponseWriter, r *http.Request, e *Error, typ, title string, ext map[string]any) {
-	h.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused",
-		slog.String("request_id", w.Header().Get("X-Request-ID")), slog.String("method", r.Method),
-		slog.String("path", r.URL.Path), slog.String("error", e.Error()))
-	body := map[string]any{"type": typ, "title": title, "detail": e.Message}
-	for k, val := range ext {
-		body[k] = val
-	}
-	b, _ := json.Marshal(body) // strings and integers always marshal
-	b = append(b, '\n')
-	hdr := w.Header()
-	hdr.Set("Content-Type", "application/problem+json")
-	hdr.Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(e.Status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write(b)
-	}
-}
-
-// send104 sends a 104 (Upload Resumption Supported) informational response
-// with the interop version and the given header pairs, which are not left
-// in the final response's headers. Its write deadline is the server's, as
-// for every other write: setting one here would lift an http.Server
-// WriteTimeout for the rest of the request. A 104 is small and progress
-// ones come at most every Config.ProgressInterval, so a client that stops
-// reading fills no socket buffer with them. HTTP/1.0 clients get none
-// (RFC 9110 section 15.2).
-func (h *Handler) send104(w http.ResponseWriter, r *http.Request, v ietfVersion, pairs ...string) {
-	if !r.ProtoAtLeast(1, 1) {
-		return
-	}
-	hdr := w.Header()
-	saved := make(map[string][]string, len(pairs)/2+1)
-	pairs = append(pairs, "Upload-Draft-Interop-Version", strconv.Itoa(int(v)))
-	for i := 0; i+1 < len(pairs); i += 2 {
-		k := http.CanonicalHeaderKey(pairs[i])
-		if _, done := saved[k]; !done {
-			saved[k] = hdr[k]
-		}
-		hdr.Set(k, pairs[i+1])
-	}
-	w.WriteHeader(StatusUploadResumptionSupported)
-	for k, old := range saved {
-		if old == nil {
-			hdr.Del(k)
-		} else {
-			hdr[k] = old
-		}
-	}
-}
-
-// ietfProgress returns the progress hook for writeBody: from interop
-// version 5, a 104 with the offset reached, else nil. The first comes one
-// Config.ProgressInterval after the request starts and the others at least
-// that far apart, so a short request gets none (some clients give up after
-// a few 1xx responses they do not read). The hook reports whether it sent
-// one.
-func (h *Handler) ietfProgress(w http.ResponseWriter, r *http.Request, v ietfVersion) func(int64) bool {
-	if !v.progress() || !r.ProtoAtLeast(1, 1) {
-		return nil
-	}
-	last := time.Now()
-	return func(offset int64) bool {
-		if now := time.Now(); now.Sub(last) >= h.cfg.ProgressInterval {
-			last = now
-			h.send104(w, r, v, "Upload-Offset", formatInt(offset))
-			return true
-		}
-		return false
-	}
-}
-
-// ietfMetadata returns the metadata of an IETF creation: what the request
-// says about the representation (Content-Type as filetype, the
-// Content-Disposition filename as filename, as a tus client would send
-// them), and Upload-Metadata, which tus-js-client sends in IETF mode too.
-func ietfMetadata(r *http.Request) (MetaData, error) {
-	meta, err := ParseMetadata(r.Header.Get("Upload-Metadata"))
+// ietfCreate serves an IETF upload creation: a POST to the collection with
+// Upload-Complete (Upload-Incomplete in interop version 3) carrying all,
+// some or none of the content. The length is taken from Upload-Length
+// (version 6 on), from Content-Length when the request completes the
+// upload, or left open until the client completes it (which needs a store
+// with a LengthDeferrer). As soon as the upload exists, a 104 response
+// announces its Location; from version 5, further 104 responses report the
+// offset while the content is read. The final response is 201 Created with
+// Location, Upload-Offset and the completeness; content that broke off is
+// kept and the upload stays incomplete.
+func (h *Handler) ietfCreate(q *request) {
+	r, v := q.r, q.ietf
+	info, complete, err := h.ietfCreation(q)
 	if err != nil {
-		return nil, err
+		h.ietfError(q, err, nil, 0)
+		return
 	}
-	for k, v := range representationMetadata(r) {
-		if _, set := meta[k]; !set {
-			if meta == nil {
-				meta = MetaData{}
-			}
-			meta[k] = v
-		}
+	c, err := h.createUpload(q, info, r.ContentLength != 0)
+	if err != nil {
+		h.ietfError(q, err, nil, 0)
+		return
 	}
-	return meta, nil
+	defer h.unlock(q)
+	url := h.uploadURL(r, c.info.ID)
+	announce := []string{"Location", url}
+	if v.limits() {
+		announce = append(announce, "Upload-Limit", h.ietfLimits(v, ttl(c.info)))
+	}
+	h.send104(q, announce...)
+
+	info, resp, err := h.ietfWrite(q, c.up, c.info, complete)
+	q.w.Header().Set("Location", url)
+	if err != nil {
+		h.ietfError(q, err, &info, 0)
+		return
+	}
+	h.ietfState(q, info)
+	respondCreated(q, c.resp, resp)
 }
 
-// representationMetadata keeps what the creation request says about the
-// representation as upload metadata.
-func representationMetadata(r *http.Request) MetaData {
-	meta := MetaData{}
-	if ct := r.Header.Get("Content-Type"); ct != "" && len(ct) <= 255 && !isOffsetOctetStream(ct) && !strings.HasPrefix(ct, PartialUploadType) {
-		meta["filetype"] = ct
+// ietfCreation reads an IETF creation's headers into the upload to create
+// and whether the request completes it.
+func (h *Handler) ietfCreation(q *request) (FileInfo, bool, error) {
+	r, v := q.r, q.ietf
+	var info FileInfo
+	complete, err := ietfComplete(q, true)
+	if err != nil {
+		return info, false, err
 	}
-	if cd := r.Header.Get("Content-Disposition"); cd != "" {
-		if _, params, err := mime.ParseMediaType(cd); err == nil && params["filename"] != "" && len(params["filename"]) <= 255 {
-			meta["filename"] = params["filename"]
+	if r.Header.Get("Upload-Offset") != "" {
+		return info, false, errIETFHeader.WithMessage("an upload creation must not carry Upload-Offset")
+	}
+	if info.MetaData, err = ietfMetadata(r); err != nil {
+		return info, false, err
+	}
+	length, err := ietfLength(q, 0, complete)
+	switch {
+	case err != nil:
+	case length < 0 && h.cfg.MaxSize > 0 && r.ContentLength > h.cfg.MaxSize:
+		err = ErrMaxSizeExceeded // refused before an upload is made
+	case length < 0 && !h.composer.UsesLengthDeferrer():
+		err = errIETFNoDeferrer
+	case length < 0:
+		info.SizeIsDeferred = true
+	case h.cfg.MaxSize > 0 && length > h.cfg.MaxSize:
+		err = ErrMaxSizeExceeded
+	case r.ContentLength > length:
+		err = errIETFInconsistentLength.WithMessage("the content is longer than Upload-Length")
+	case !complete && length > 0 && v.lengthHeader() && h.composer.UsesLengthDeferrer():
+		// Incomplete until the client says so, even once the content
+		// reaches the length (draft -05 on): the length stays announced.
+		info.AnnouncedSize, info.SizeIsDeferred = length, true
+	default:
+		info.Size = length
+	}
+	return info, complete, err
+}
+
+// ietfAppend serves an IETF append: a PATCH with Upload-Offset and the
+// completeness (Content-Type application/partial-upload from interop
+// version 6). A wrong offset answers 409 with the right one (and the
+// mismatching-upload-offset problem from version 6); an append to a
+// completed upload answers 400 (completed-upload; with content, in version 8,
+// inconsistent-upload-length), except an empty completing one at the
+// upload's offset, which succeeds from version 6; lengths that disagree
+// answer 400 (inconsistent-upload-length from version 7). Success answers
+// 201 (204 from version 7) with Upload-Offset and the completeness.
+func (h *Handler) ietfAppend(q *request) {
+	v := q.ietf
+	offset, complete, err := ietfAppendHeaders(q)
+	if err == nil {
+		err = h.lockAccessible(q, ActionWrite)
+	}
+	if err != nil {
+		h.ietfError(q, err, nil, offset)
+		return
+	}
+	defer h.unlock(q)
+	info, found, resp, err := h.ietfAppendLocked(q, offset, complete)
+	if err != nil {
+		var state *FileInfo
+		if found {
+			state = &info // its offset is sent with the error
+		}
+		h.ietfError(q, err, state, offset)
+		return
+	}
+	h.ietfState(q, info)
+	respond(q, v.appendStatus(), resp)
+}
+
+// ietfAppendHeaders reads an append's Content-Type, Upload-Offset and
+// completeness.
+func ietfAppendHeaders(q *request) (offset int64, complete bool, err error) {
+	r, v := q.r, q.ietf
+	if v.partialUploadType() {
+		if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != PartialUploadType {
+			return 0, false, ErrInvalidContentType.WithMessage("Content-Type must be " + PartialUploadType)
 		}
 	}
-	if len(meta) == 0 {
-		return nil
+	offset, ok := parseSFInteger(r.Header.Get("Upload-Offset"))
+	if !ok {
+		return 0, false, ErrInvalidOffset
 	}
-	return meta
+	complete, err = ietfComplete(q, v.requiresComplete())
+	return offset, complete, err
+}
+
+// ietfAppendLocked does the work of ietfAppend once q holds the lock. It
+// returns the upload's state and whether the upload was found.
+func (h *Handler) ietfAppendLocked(q *request, offset int64, complete bool) (FileInfo, bool, HTTPResponse, error) {
+	r, v := q.r, q.ietf
+	var resp HTTPResponse
+	up, info, err := h.openLocked(q, ActionWrite)
+	if err != nil {
+		return info, false, resp, err
+	}
+	emptyCompletion := info.IsComplete() && complete && r.ContentLength == 0 && offset == info.Offset
+	switch {
+	case info.IsFinal:
+		err = ErrModifyFinal
+	case emptyCompletion && h.finishPending(up, info):
+		// The completing request whose finish failed, sent again.
+		resp, err = h.retryFinish(q, up, info)
+	case emptyCompletion && v.lengthHeader():
+		// An empty completing append to an upload that is complete: sent
+		// again by a client that lost the answer, or to an upload that
+		// completed when its offset reached its length (a store without a
+		// LengthDeferrer, or a length tus declared). It succeeds as often
+		// as it is sent (if the length it states, if any, is the upload's).
+		_, err = ietfLength(q, info.Offset, complete)
+	case info.IsComplete() && r.ContentLength != 0 && v.completedAppendInconsistent():
+		err = errIETFInconsistentLength.WithMessage("the upload is already complete: content past its length")
+	case info.IsComplete():
+		err = errIETFCompleted
+	case offset != info.Offset:
+		err = ErrMismatchOffset
+	default:
+		info, err = h.ietfCheckLength(q, up, info, complete)
+		if err == nil {
+			info, resp, err = h.ietfWrite(q, up, info, complete)
+		}
+	}
+	return info, true, resp, err
+}
+
+// ietfCheckLength checks the length an append states against the upload's,
+// and declares it if the upload's was open.
+func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete bool) (FileInfo, error) {
+	r := q.r
+	length, err := ietfLength(q, info.Offset, complete)
+	n, announced := announcedLength(info)
+	switch {
+	case err != nil:
+		return info, err
+	case length >= 0 && announced && length != n:
+		return info, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(n))
+	case announced && r.ContentLength > n-info.Offset:
+		return info, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+	case announced:
+		// Stays announced: declared when the client completes the upload.
+	case length >= 0 && info.SizeIsDeferred:
+		declared, err := h.declareLength(q, up, info, length, r.ContentLength)
+		if errors.Is(err, ErrInvalidUploadLength) || errors.Is(err, ErrSizeExceeded) {
+			err = errIETFInconsistentLength.WithMessage("the stated length is smaller than the upload's content")
+		}
+		return declared, err
+	case length >= 0 && length != info.Size:
+		return info, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(info.Size))
+	case !info.SizeIsDeferred && r.ContentLength > info.Size-info.Offset:
+		return info, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+	case info.SizeIsDeferred && h.cfg.MaxSize > 0 && r.ContentLength > h.cfg.MaxSize-info.Offset:
+		return info, ErrMaxSizeExceeded
+	}
+	return info, nil
+}
+
+// ietfWrite stores the content of an IETF creation or append, if any, and
+// completes the upload when the request asks for it (complete) or the
+// content filled its known length. An upload whose length is still open
+// gets the length it has reached. q holds the lock if the request has
+// content. A body that broke off is no error: what arrived is kept and the
+// upload stays incomplete.
+func (h *Handler) ietfWrite(q *request, up Upload, info FileInfo, complete bool) (FileInfo, HTTPResponse, error) {
+	var resp HTTPResponse
+	var err error
+	if q.r.ContentLength != 0 {
+		start := info.Offset
+		info, resp, err = h.appendBody(q, up, info, h.ietfProgress(q))
+		_, known := knownLength(info)
+		switch {
+		case bodyBroke(err):
+			return info, HTTPResponse{}, nil
+		case errors.Is(err, ErrSizeExceeded) && known:
+			return info, HTTPResponse{}, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+		case errors.Is(err, ErrSizeExceeded):
+			return info, HTTPResponse{}, ErrMaxSizeExceeded // an open length stops at MaxSize
+		case err != nil:
+			return info, resp, err
+		case info.Offset > start && info.IsComplete():
+			return info, resp, nil // appendBody finished it with its last byte
+		}
+	}
+	if !complete && !info.IsComplete() {
+		return info, resp, nil
+	}
+	if n, ok := announcedLength(info); complete && ok && info.Offset != n {
+		return info, HTTPResponse{}, errIETFInconsistentLength.WithMessage("the upload cannot complete: it holds " +
+			formatInt(info.Offset) + " of its " + formatInt(n) + " bytes")
+	}
+	if complete && info.SizeIsDeferred {
+		// The length was open, or only announced: it is what has arrived.
+		if info, err = h.declareLength(q, up, info, info.Offset, 0); err != nil {
+			return info, HTTPResponse{}, err
+		}
+	}
+	if !info.IsComplete() {
+		return info, HTTPResponse{}, errIETFInconsistentLength.WithMessage("the upload cannot complete: it holds " +
+			formatInt(info.Offset) + " of its " + formatInt(info.Size) + " bytes")
+	}
+	resp, err = h.finishUpload(q, up, info)
+	return info, resp, err
+}
+
+// ietfHead serves IETF offset retrieval: 204 with Upload-Offset, the
+// completeness, Upload-Length when known and Upload-Limit (version 6 on),
+// and Cache-Control: no-store.
+func (h *Handler) ietfHead(q *request) {
+	if err := ietfNoStateHeaders(q); err != nil {
+		h.ietfError(q, err, nil, 0)
+		return
+	}
+	q.w.Header().Set("Cache-Control", "no-store")
+	info, err := h.readOffset(q)
+	if err != nil {
+		h.ietfError(q, err, nil, 0)
+		return
+	}
+	h.ietfState(q, info)
+	q.w.WriteHeader(http.StatusNoContent)
+}
+
+// ietfOptions answers OPTIONS with an interop version: Accept-Patch and,
+// from version 6, Upload-Limit.
+func (h *Handler) ietfOptions(q *request) {
+	hdr := q.w.Header()
+	hdr.Set("Accept-Patch", PartialUploadType)
+	if q.ietf.limits() {
+		hdr.Set("Upload-Limit", h.ietfLimits(q.ietf, int64(h.cfg.Expiration.Seconds())))
+	}
+	q.w.WriteHeader(http.StatusNoContent)
 }

@@ -7,9 +7,8 @@ import (
 
 // uploadURL returns the absolute URL of upload id as seen by the client of r.
 func (h *Handler) uploadURL(r *http.Request, id string) string {
-	bp := h.cfg.BasePath
-	if strings.Contains(bp, "://") {
-		return bp + id
+	if h.baseOrigin != "" {
+		return h.baseOrigin + h.basePath + id
 	}
 	scheme, host := "http", r.Host
 	if r.TLS != nil {
@@ -18,7 +17,7 @@ func (h *Handler) uploadURL(r *http.Request, id string) string {
 	if h.cfg.RespectForwardedHeaders {
 		scheme, host = forwardedOrigin(r, scheme, host)
 	}
-	return scheme + "://" + host + bp + id
+	return scheme + "://" + host + h.basePath + id
 }
 
 // forwardedOrigin reads the scheme and host from Forwarded (RFC 7239, first

@@ -45,7 +45,9 @@ func TestForwardedOrigin(t *testing.T) {
 
 func TestUploadURL(t *testing.T) {
 	mk := func(bp string, forward bool) *Handler {
-		return &Handler{cfg: Config{BasePath: bp, RespectForwardedHeaders: forward}}
+		h := &Handler{cfg: Config{BasePath: bp, RespectForwardedHeaders: forward}}
+		h.baseOrigin, h.basePath = splitBasePath(bp)
+		return h
 	}
 	r, _ := http.NewRequest(http.MethodPost, "http://orig.example:81/files/", nil)
 	r.Header.Set("X-Forwarded-Host", "proxy.example")
@@ -64,15 +66,14 @@ func TestUploadURL(t *testing.T) {
 	}
 }
 
-func TestBasePathPath(t *testing.T) {
-	for bp, want := range map[string]string{
-		"/files/":                     "/files/",
-		"https://x.example/up/files/": "/up/files/",
-		"https://x.example":           "/",
+func TestSplitBasePath(t *testing.T) {
+	for bp, want := range map[string][2]string{
+		"/files/":                     {"", "/files/"},
+		"https://x.example/up/files/": {"https://x.example", "/up/files/"},
+		"https://x.example":           {"https://x.example", "/"},
 	} {
-		h := &Handler{cfg: Config{BasePath: bp}}
-		if got := h.basePathPath(); got != want {
-			t.Errorf("basePathPath(%q) = %q, want %q", bp, got, want)
+		if origin, path := splitBasePath(bp); origin != want[0] || path != want[1] {
+			t.Errorf("splitBasePath(%q) = %q, %q, want %q, %q", bp, origin, path, want[0], want[1])
 		}
 	}
 }

@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 )
+
+// Lock order: a request holds at most two upload locks at once, its own
+// upload's and then one partial upload's (a final upload confirms each of
+// its partials under the partial's lock, one after the other, see
+// concat.go). No request that holds a partial's lock takes another lock, so
+// no two requests can wait for each other.
 
 // releaseGrace is how long a request asked to let go of its lock may still
 // read: long enough to store what already arrived from a client that went
@@ -24,19 +29,19 @@ type heldLock struct {
 	pending bool        // release was asked before a body reader existed
 }
 
-// lockUpload acquires the lock for id, asking its holder to let go, and
-// waits at most Config.AcquireLockTimeout.
-func (h *Handler) lockUpload(r *http.Request, id string) (*heldLock, error) {
+// lockUpload acquires the lock for id into hl, asking its holder to let
+// go, and waits at most Config.AcquireLockTimeout, or until ctx ends.
+func (h *Handler) lockUpload(ctx context.Context, id string, hl *heldLock) (*heldLock, error) {
 	lock, err := h.composer.Locker.NewLock(id)
 	if err != nil {
 		return nil, err
 	}
-	hl := &heldLock{lock: lock}
-	ctx, cancel := context.WithTimeout(r.Context(), h.cfg.AcquireLockTimeout)
+	*hl = heldLock{lock: lock}
+	lctx, cancel := context.WithTimeout(ctx, h.cfg.AcquireLockTimeout)
 	defer cancel()
-	if err := lock.Lock(ctx, hl.releaseRequested); err != nil {
-		if r.Context().Err() != nil {
-			return nil, r.Context().Err()
+	if err := lock.Lock(lctx, hl.releaseRequested); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
 		}
 		if errors.Is(err, ErrLockTimeout) || errors.Is(err, context.DeadlineExceeded) {
 			return nil, ErrLockTimeout
@@ -72,8 +77,9 @@ func (hl *heldLock) attach(b *bodyReader) {
 	}
 }
 
-// unlock releases the lock, logging a failure.
-func (h *Handler) unlock(r *http.Request, hl *heldLock) {
+// release ends the body's use of the connection and releases the lock,
+// logging a failure.
+func (h *Handler) release(ctx context.Context, hl *heldLock) {
 	hl.mu.Lock()
 	b := hl.body
 	hl.body = nil
@@ -82,6 +88,21 @@ func (h *Handler) unlock(r *http.Request, hl *heldLock) {
 		b.finish()
 	}
 	if err := hl.lock.Unlock(); err != nil {
-		h.log.LogAttrs(r.Context(), slog.LevelError, "unlocking upload failed", slog.String("error", err.Error()))
+		h.log.LogAttrs(ctx, slog.LevelError, "unlocking upload failed", slog.String("error", err.Error()))
+	}
+}
+
+// lockOwn takes the lock of q's upload (q.lock).
+func (h *Handler) lockOwn(q *request) error {
+	hl, err := h.lockUpload(q.ctx(), q.id, &q.held)
+	q.lock = hl
+	return err
+}
+
+// unlock releases q's lock on its upload, if it holds it.
+func (h *Handler) unlock(q *request) {
+	if q.lock != nil {
+		h.release(q.ctx(), q.lock)
+		q.lock = nil
 	}
 }

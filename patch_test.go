@@ -187,7 +187,7 @@ func TestPatch(t *testing.T) {
 				eq(t, "WriteChunk offset", off, tt.info.Offset)
 				eq(t, "WriteChunk data", data, tt.write)
 				if tt.discard {
-					if !errors.Is(err, tus.ErrChecksumMismatch) {
+					if !errors.Is(err, tus.ErrDiscardChunk) {
 						t.Errorf("WriteChunk source error = %v, want the discard signal", err)
 					}
 				} else {

@@ -248,8 +248,8 @@ func TestPostChunkedBodyPastLength(t *testing.T) {
 	wantError(t, w, http.StatusRequestEntityTooLarge, "ERR_UPLOAD_SIZE_EXCEEDED")
 	eq(t, "Upload-Offset", w.Header().Get("Upload-Offset"), "0")
 	_, _, _, err := c.get()
-	if !errors.Is(err, tus.ErrChecksumMismatch) {
-		t.Errorf("WriteChunk read error = %v, want the discard signal (errors.Is ErrChecksumMismatch)", err)
+	if !errors.Is(err, tus.ErrDiscardChunk) {
+		t.Errorf("WriteChunk read error = %v, want the discard signal (errors.Is ErrDiscardChunk)", err)
 	}
 	if !errors.Is(err, tus.ErrSizeExceeded) {
 		t.Errorf("WriteChunk read error = %v, want it to wrap ErrSizeExceeded", err)

@@ -8,47 +8,57 @@ import (
 	"strconv"
 )
 
-// sendError answers r with err. A callback's rejection is answered with
-// its response (sendCallbackError); a protocol *Error is sent as it is;
-// anything else is logged with the request ID and answered with a bare
-// 500, so no internals reach the client.
-func (h *Handler) sendError(w http.ResponseWriter, r *http.Request, err error) {
-	var ce *callbackError
-	if errors.As(err, &ce) {
-		h.sendCallbackError(w, r, ce.resp, ce.err)
+// fail answers q with err in q's protocol, without the upload's state.
+func (h *Handler) fail(q *request, err error) {
+	if q.ietf != 0 {
+		h.ietfError(q, err, nil, 0)
 		return
 	}
-	e := asError(err)
-	rid := w.Header().Get("X-Request-ID")
-	switch {
-	case e == nil:
-		if errors.Is(err, context.Canceled) && r.Context().Err() != nil {
-			// The client went away; nobody reads the answer.
-			h.log.LogAttrs(r.Context(), slog.LevelDebug, "request canceled by client",
-				slog.String("request_id", rid), slog.String("method", r.Method), slog.String("path", r.URL.Path))
-		} else {
-			h.log.LogAttrs(r.Context(), slog.LevelError, "internal error",
-				slog.String("request_id", rid), slog.String("method", r.Method),
-				slog.String("path", r.URL.Path), slog.String("error", err.Error()))
-		}
-		e = ErrInternal.WithMessage(ErrInternal.Message + " (request ID " + rid + ")")
-	case e.Status >= 500:
-		h.log.LogAttrs(r.Context(), slog.LevelError, "server error",
-			slog.String("request_id", rid), slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
-	default:
-		h.log.LogAttrs(r.Context(), slog.LevelDebug, "request refused",
-			slog.String("request_id", rid), slog.String("method", r.Method),
-			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	h.sendError(q, err)
+}
+
+// sendError answers q with err as plain text. A callback's rejection is
+// answered with its response (sendCallbackError); a protocol *Error is sent
+// as it is; anything else is logged with the request ID and answered with
+// a bare 500, so no internals reach the client.
+func (h *Handler) sendError(q *request, err error) {
+	var ce *callbackError
+	if errors.As(err, &ce) {
+		h.sendCallbackError(q, ce.resp, ce.err)
+		return
 	}
-	h.observeError(r, e.Status, e.Code)
-	writeText(w, r, e.Status, e.Error())
+	e := h.logError(q, err)
+	if e == nil {
+		e = ErrInternal.WithMessage(ErrInternal.Message + " (request ID " + q.rid + ")")
+	}
+	h.observeError(q, e.Status, e.Code)
+	writeText(q, e.Status, e.Error())
+}
+
+// logError logs err as its kind deserves and returns the protocol error it
+// is, or nil for an internal error: a refusal at debug level, a server
+// error at error level, a client that went away at debug level.
+func (h *Handler) logError(q *request, err error) *Error {
+	e := asError(err)
+	ctx := q.ctx()
+	switch {
+	case e == nil && errors.Is(err, context.Canceled) && ctx.Err() != nil:
+		// The client went away; nobody reads the answer.
+		q.log().LogAttrs(ctx, slog.LevelDebug, "request canceled by client")
+	case e == nil:
+		q.log().LogAttrs(ctx, slog.LevelError, "internal error", slog.String("error", err.Error()))
+	case e.Status >= 500:
+		q.log().LogAttrs(ctx, slog.LevelError, "server error", slog.String("error", err.Error()))
+	default:
+		q.log().LogAttrs(ctx, slog.LevelDebug, "request refused", slog.String("error", err.Error()))
+	}
+	return e
 }
 
 // observeError tells Config.ErrorObserver of an error response.
-func (h *Handler) observeError(r *http.Request, status int, code string) {
+func (h *Handler) observeError(q *request, status int, code string) {
 	if h.cfg.ErrorObserver != nil {
-		h.cfg.ErrorObserver(r, status, code)
+		h.cfg.ErrorObserver(q.r, status, code)
 	}
 }
 
@@ -57,24 +67,31 @@ func (h *Handler) observeError(r *http.Request, status int, code string) {
 const codeCallbackRejected = "ERR_CALLBACK_REJECTED"
 
 // writeText sends a one-line plain-text response.
-func writeText(w http.ResponseWriter, r *http.Request, status int, msg string) {
-	hdr := w.Header()
-	body := msg + "\n"
+func writeText(q *request, status int, msg string) {
+	hdr := q.w.Header()
 	hdr.Set("Content-Type", "text/plain; charset=utf-8")
-	hdr.Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(status)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write([]byte(body))
+	writeBody(q, status, msg+"\n")
+}
+
+// writeBody sends status with body (which may be empty), never a body for
+// HEAD; the caller has set Content-Type.
+func writeBody(q *request, status int, body string) {
+	if body != "" {
+		q.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	q.w.WriteHeader(status)
+	if body != "" && q.r.Method != http.MethodHead {
+		_, _ = q.w.Write([]byte(body))
 	}
 }
 
 // sendCallbackError answers a request refused by a callback: with the
 // callback's response if it set a status, else like sendError; the
 // callback's headers are sent either way.
-func (h *Handler) sendCallbackError(w http.ResponseWriter, r *http.Request, resp HTTPResponse, err error) {
-	setCallbackHeaders(w, resp.Header)
+func (h *Handler) sendCallbackError(q *request, resp HTTPResponse, err error) {
+	setCallbackHeaders(q.w, resp.Header)
 	if resp.StatusCode == 0 {
-		h.sendError(w, r, err)
+		h.sendError(q, err)
 		return
 	}
 	body, code := resp.Body, codeCallbackRejected
@@ -88,19 +105,19 @@ func (h *Handler) sendCallbackError(w http.ResponseWriter, r *http.Request, resp
 			body = e.Error() + "\n"
 		}
 	}
-	h.observeError(r, resp.StatusCode, code)
-	if w.Header().Get("Content-Type") == "" {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	h.observeError(q, resp.StatusCode, code)
+	if q.w.Header().Get("Content-Type") == "" {
+		q.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.WriteHeader(resp.StatusCode)
-	if r.Method != http.MethodHead {
-		_, _ = w.Write([]byte(body))
+	q.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	q.w.WriteHeader(resp.StatusCode)
+	if q.r.Method != http.MethodHead {
+		_, _ = q.w.Write([]byte(body))
 	}
 }
 
 // applyResponse merges a callback's response into a successful one and
-// returns the status to send.
+// returns the status and body to send.
 func applyResponse(w http.ResponseWriter, resp HTTPResponse, status int) (int, string) {
 	setCallbackHeaders(w, resp.Header)
 	if resp.StatusCode != 0 {
@@ -121,18 +138,22 @@ func setCallbackHeaders(w http.ResponseWriter, hdr map[string]string) {
 	}
 }
 
-// finishResponse writes a success status and an optional body.
-func finishResponse(w http.ResponseWriter, r *http.Request, status int, body string) {
-	if body != "" {
-		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		if w.Header().Get("Content-Type") == "" {
-			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		}
+// respond sends a success status merged with a callback's response.
+func respond(q *request, status int, resp HTTPResponse) {
+	status, body := applyResponse(q.w, resp, status)
+	if body != "" && q.w.Header().Get("Content-Type") == "" {
+		q.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
-	w.WriteHeader(status)
-	if body != "" && r.Method != http.MethodHead {
-		_, _ = w.Write([]byte(body))
-	}
+	writeBody(q, status, body)
 }
+
+// callbackError carries a callback's rejection and its response.
+type callbackError struct {
+	resp HTTPResponse
+	err  error
+}
+
+func (e *callbackError) Error() string { return e.err.Error() }
+func (e *callbackError) Unwrap() error { return e.err }
 
 func formatInt(n int64) string { return strconv.FormatInt(n, 10) }

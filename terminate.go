@@ -5,6 +5,46 @@ import (
 	"net/http"
 )
 
+// terminateRequest serves DELETE in both protocols (tus termination, IETF
+// cancellation): it asks a request still writing to stop, runs
+// PreUploadTerminateCallback, deletes every byte and record of the upload
+// and answers 204.
+func (h *Handler) terminateRequest(q *request) {
+	if !h.terminationEnabled() {
+		q.w.Header().Set("Allow", h.allow)
+		h.fail(q, ErrMethodNotAllowed.WithMessage("termination is disabled on this server"))
+		return
+	}
+	if q.ietf != 0 {
+		if err := ietfNoStateHeaders(q); err != nil {
+			h.fail(q, err)
+			return
+		}
+	}
+	if err := h.lockAccessible(q, ActionTerminate); err != nil {
+		h.fail(q, err)
+		return
+	}
+	defer h.unlock(q)
+	up, info, err := h.openLocked(q, ActionTerminate)
+	if err != nil {
+		h.fail(q, err)
+		return
+	}
+	var resp HTTPResponse
+	if cb := h.cfg.PreUploadTerminateCallback; cb != nil {
+		if resp, err = cb(q.event(info)); err != nil {
+			h.sendCallbackError(q, resp, err)
+			return
+		}
+	}
+	if err := h.terminate(q.ctx(), q.ctx(), up, q.event(info)); err != nil {
+		h.fail(q, err)
+		return
+	}
+	respond(q, http.StatusNoContent, resp)
+}
+
 // TerminateUpload deletes upload id on the server's own decision: as a
 // DELETE would, but without the access and pre-terminate callbacks, and
 // whether or not termination is offered to clients. It waits for the
@@ -19,18 +59,12 @@ func (h *Handler) TerminateUpload(ctx context.Context, id string) error {
 	if !ValidID(id) {
 		return ErrInvalidID
 	}
-	// The lock machinery takes a request for its context and logs.
-	r := (&http.Request{Method: "TERMINATE", Header: http.Header{}}).WithContext(ctx)
-	hl, err := h.lockUpload(r, id)
+	hl, err := h.lockUpload(ctx, id, new(heldLock))
 	if err != nil {
 		return err
 	}
-	defer h.unlock(r, hl)
-	up, err := h.composer.Core.GetUpload(ctx, id)
-	if err != nil {
-		return err
-	}
-	info, err := up.GetInfo(ctx)
+	defer h.release(ctx, hl)
+	up, info, err := h.getUpload(ctx, id)
 	if err != nil {
 		return err
 	}

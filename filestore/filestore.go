@@ -106,7 +106,7 @@ func prepareDir(dir string) (string, error) {
 func (s *FileStore) Dir() string { return s.dir }
 
 // UseIn registers the store in c as core store, terminater, concater, length
-// deferrer and content server. It does not set a locker; use a FileLocker or
+// deferrer, content server and usage reporter. It does not set a locker; use a FileLocker or
 // another tus.Locker for that.
 func (s *FileStore) UseIn(c *tus.StoreComposer) {
 	c.UseCore(s)
@@ -114,6 +114,7 @@ func (s *FileStore) UseIn(c *tus.StoreComposer) {
 	c.UseConcater(s)
 	c.UseLengthDeferrer(s)
 	c.UseContentServer(s)
+	c.UseUsageReporter(s)
 }
 
 // setBufferSize sets the size of the buffers WriteChunk copies through. It

@@ -149,7 +149,8 @@ func (s *FileStore) writeInfo(path string, info tus.FileInfo, sync bool) (err er
 	return nil
 }
 
-// DeclareLength sets the upload's Size to length and clears SizeIsDeferred.
+// DeclareLength sets the upload's Size to length and clears SizeIsDeferred
+// and AnnouncedSize.
 // It replaces the info file atomically and, unless the store has NoSync set,
 // durably (the new file and the directory are fsynced). The cached info is
 // updated only on success.
@@ -173,6 +174,7 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	info := cloneInfo(u.info)
 	info.Size = length
 	info.SizeIsDeferred = false
+	info.AnnouncedSize = 0
 	sync := !u.store.noSync
 	if err := u.store.writeInfo(u.infoPath, info, sync); err != nil {
 		return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err)

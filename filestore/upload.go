@@ -145,8 +145,8 @@ func (u *upload) GetInfo(ctx context.Context) (tus.FileInfo, error) {
 // tus.ErrNotFound if the data file is gone.
 //
 // If src fails, the bytes read before the failure are kept and counted, and
-// src's error is returned as it is; but if that error wraps
-// tus.ErrChecksumMismatch, the file is cut back to offset and WriteChunk
+// src's error is returned as it is; but if that error matches
+// tus.ErrDiscardChunk, the file is cut back to offset and WriteChunk
 // returns 0 with the error. If writing to disk fails, the file is cut back to
 // the bytes the system reported as written, so the offset never counts bytes
 // of unknown content.
@@ -214,7 +214,7 @@ func (u *upload) writeAt(f dataFile, offset int64, src io.Reader) (int64, error)
 			flushed = end
 		}
 		nr, rerr := src.Read(buf)
-		if rerr != nil && errors.Is(rerr, tus.ErrChecksumMismatch) {
+		if rerr != nil && errors.Is(rerr, tus.ErrDiscardChunk) {
 			return 0, u.discard(f, offset, rerr)
 		}
 		if nr > 0 {
@@ -248,7 +248,7 @@ func (u *upload) writeAt(f dataFile, offset int64, src io.Reader) (int64, error)
 }
 
 // discard cuts the data file back to offset after src failed with cause, an
-// error wrapping tus.ErrChecksumMismatch, and returns the error WriteChunk
+// error matching tus.ErrDiscardChunk, and returns the error WriteChunk
 // returns: cause itself, or, if the rejected bytes could not be removed, an
 // error wrapping tus.ErrInternal first (the bytes are still there, so the
 // client must not be told they were not stored) and then cause.

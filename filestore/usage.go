@@ -15,7 +15,7 @@ import (
 // limitedstore counts them: for every upload with a known length its Size
 // (the bytes it holds and the bytes it will still receive), and for every
 // upload whose length is deferred the bytes its data file holds. It
-// implements limitedstore.UsageReporter.
+// implements tus.UsageReporter.
 //
 // An upload is an info file whose name is a valid upload ID followed by
 // ".info"; temporary files, lock files and data files without an info file

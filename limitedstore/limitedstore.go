@@ -25,11 +25,16 @@
 // files, metadata) do not.
 //
 // The count lives in the process. At startup it is taken from the inner
-// core store if that implements UsageReporter (filestore.FileStore does).
+// composition's UsageReporter, if it has one (filestore registers one).
 // A store without it starts at 0: uploads that already exist are not
 // counted, so the total can exceed the limit by their size (see New).
 // Several processes sharing one store each keep their own count and
 // together can exceed the limit.
+//
+// A Store is built on tus.StoreWrapper: it overrides creation, writes,
+// termination and length declaration, and every other part of the inner
+// composition (concatenation, downloads, finish and usage reports, and any
+// part added later) is forwarded as it is.
 package limitedstore
 
 import (
@@ -56,51 +61,28 @@ var errChunkFull = ErrStoreFull.WithMessage(
 	"insufficient storage: the server's storage limit was reached; the bytes before Upload-Offset were stored")
 
 // errChunkDropped ends a chunk that went on too far past the limit: it
-// matches tus.ErrChecksumMismatch, the stores' signal to keep nothing of the
+// matches tus.ErrDiscardChunk, the stores' signal to keep nothing of the
 // chunk, and answers as ErrStoreFull.
-var errChunkDropped error = &droppedChunk{ErrStoreFull.WithMessage(
-	"insufficient storage: the server's storage limit leaves no room for this chunk; nothing of it was stored")}
-
-// droppedChunk is the type of errChunkDropped.
-type droppedChunk struct{ full *tus.Error }
-
-func (e *droppedChunk) Error() string        { return e.full.Error() }
-func (e *droppedChunk) Unwrap() error        { return e.full }
-func (e *droppedChunk) Is(target error) bool { return target == tus.ErrChecksumMismatch }
-
-// UsageReporter is implemented by core stores that can tell how much space
-// their existing uploads take up, so that a Store created over them counts
-// those uploads.
-type UsageReporter interface {
-	// Usage returns the bytes the store's existing uploads count: the Size of
-	// every upload whose length is known and the bytes held by every upload
-	// whose length is deferred.
-	Usage(ctx context.Context) (int64, error)
-}
+var errChunkDropped = tus.DiscardChunk(ErrStoreFull.WithMessage(
+	"insufficient storage: the server's storage limit leaves no room for this chunk; nothing of it was stored"))
 
 // Store enforces a limit on the total size of the uploads of a store
 // composition. Create it with New and register it with UseIn. It is safe for
 // concurrent use; its count is kept under a mutex.
 type Store struct {
+	tus.StoreWrapper
 	limit int64
-
-	core       tus.DataStore
-	terminater tus.TerminaterDataStore
-	concater   tus.ConcaterDataStore
-	deferrer   tus.LengthDeferrerDataStore
-	server     tus.ContentServerDataStore
 
 	mu   sync.Mutex
 	used int64 // bytes counted, including bytes reserved by running writes
 }
 
 // New returns a Store that limits the uploads of the parts registered in
-// inner (Core and, where present, Terminater, Concater, LengthDeferrer and
-// ContentServer) to limit bytes in total. It takes those parts as they are
-// now, so call it after the inner store's UseIn; then register the Store
-// with UseIn, usually in inner itself.
+// inner to limit bytes in total. It takes those parts as they are now, so
+// call it after the inner store's UseIn; then register the Store with
+// UseIn, usually in inner itself.
 //
-// If inner.Core implements UsageReporter, New asks it with ctx for the space
+// If inner has a UsageReporter, New asks it with ctx for the space
 // existing uploads take up and starts counting from there; it fails if that
 // fails. Otherwise the count starts at 0: existing uploads are not counted,
 // and terminating one of them releases space it never counted, so the total
@@ -120,15 +102,8 @@ func New(ctx context.Context, limit int64, inner *tus.StoreComposer) (*Store, er
 	if _, ok := inner.Core.(*Store); ok {
 		return nil, errors.New("limitedstore: the composer's core store is already limited")
 	}
-	s := &Store{
-		limit:      limit,
-		core:       inner.Core,
-		terminater: inner.Terminater,
-		concater:   inner.Concater,
-		deferrer:   inner.LengthDeferrer,
-		server:     inner.ContentServer,
-	}
-	if r, ok := inner.Core.(UsageReporter); ok {
+	s := &Store{limit: limit, StoreWrapper: tus.NewStoreWrapper(inner, unwrap)}
+	if r := inner.UsageReporter; r != nil {
 		used, err := r.Usage(ctx)
 		if err != nil {
 			return nil, fmt.Errorf("limitedstore: usage of the existing uploads: %w", err)
@@ -141,25 +116,9 @@ func New(ctx context.Context, limit int64, inner *tus.StoreComposer) (*Store, er
 	return s, nil
 }
 
-// UseIn registers the Store in c in place of the parts New took: as core
-// store and as terminater, concater, length deferrer and content server
-// where the inner composer had them. Other parts of c, such as the locker,
-// are left alone.
-func (s *Store) UseIn(c *tus.StoreComposer) {
-	c.UseCore(s)
-	if s.terminater != nil {
-		c.UseTerminater(s)
-	}
-	if s.concater != nil {
-		c.UseConcater(s)
-	}
-	if s.deferrer != nil {
-		c.UseLengthDeferrer(s)
-	}
-	if s.server != nil {
-		c.UseContentServer(s)
-	}
-}
+// UseIn registers the Store in c in place of every part of the inner
+// composition (tus.UseWrapper). c's locker is left alone.
+func (s *Store) UseIn(c *tus.StoreComposer) { tus.UseWrapper(c, s) }
 
 // Limit returns the limit in bytes.
 func (s *Store) Limit() int64 { return s.limit }
@@ -228,7 +187,7 @@ func (s *Store) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Upload, e
 	if !s.reserve(n) {
 		return nil, fmt.Errorf("limitedstore: new upload of %d bytes: %w", n, ErrStoreFull)
 	}
-	up, err := s.core.NewUpload(ctx, info)
+	up, err := s.StoreWrapper.NewUpload(ctx, info)
 	if err != nil {
 		s.adjust(-n)
 		return nil, err
@@ -240,7 +199,7 @@ func (s *Store) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Upload, e
 
 // GetUpload returns the upload with the given ID from the inner store.
 func (s *Store) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
-	up, err := s.core.GetUpload(ctx, id)
+	up, err := s.StoreWrapper.GetUpload(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -253,20 +212,9 @@ func (s *Store) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
 func (s *Store) AsTerminatableUpload(up tus.Upload) tus.TerminatableUpload {
 	u, ok := up.(*upload)
 	if !ok || u == nil {
-		return s.terminater.AsTerminatableUpload(up)
+		return s.StoreWrapper.AsTerminatableUpload(up)
 	}
-	return terminatable{u: u, inner: s.terminater.AsTerminatableUpload(u.inner)}
-}
-
-// AsConcatableUpload returns up as a tus.ConcatableUpload of the inner
-// store. The final upload counted its size at creation; concatenation adds
-// nothing.
-func (s *Store) AsConcatableUpload(up tus.Upload) tus.ConcatableUpload {
-	u, ok := up.(*upload)
-	if !ok || u == nil {
-		return s.concater.AsConcatableUpload(up)
-	}
-	return concatable{inner: s.concater.AsConcatableUpload(u.inner)}
+	return terminatable{u: u, inner: s.StoreWrapper.AsTerminatableUpload(u)}
 }
 
 // AsLengthDeclarableUpload returns up as a tus.LengthDeclarableUpload whose
@@ -274,14 +222,9 @@ func (s *Store) AsConcatableUpload(up tus.Upload) tus.ConcatableUpload {
 func (s *Store) AsLengthDeclarableUpload(up tus.Upload) tus.LengthDeclarableUpload {
 	u, ok := up.(*upload)
 	if !ok || u == nil {
-		return s.deferrer.AsLengthDeclarableUpload(up)
+		return s.StoreWrapper.AsLengthDeclarableUpload(up)
 	}
-	return declarable{u: u, inner: s.deferrer.AsLengthDeclarableUpload(u.inner)}
-}
-
-// AsServableUpload returns up as the inner store's tus.ServableUpload.
-func (s *Store) AsServableUpload(up tus.Upload) tus.ServableUpload {
-	return s.server.AsServableUpload(unwrap(up))
+	return declarable{u: u, inner: s.StoreWrapper.AsLengthDeclarableUpload(u)}
 }
 
 // unwrap returns the inner store's upload of up.
@@ -331,8 +274,8 @@ func (u *upload) state(ctx context.Context) (tus.FileInfo, error) {
 //
 // To find out whether src goes on, and because a chunk with a checksum must
 // be stored whole or not at all, the rest of src is then read to its end
-// and thrown away: if src then fails with an error wrapping
-// tus.ErrChecksumMismatch, that error goes to the inner upload, which drops
+// and thrown away: if src then fails with an error matching
+// tus.ErrDiscardChunk, that error goes to the inner upload, which drops
 // the whole chunk. A src that ends exactly at the limit is no error. A rest
 // longer than 1 MiB is not read: the whole chunk is dropped and answered
 // with ErrStoreFull.
@@ -361,16 +304,6 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 
 // FinishUpload finishes the inner upload.
 func (u *upload) FinishUpload(ctx context.Context) error { return u.inner.FinishUpload(ctx) }
-
-// Finished reports whether the inner upload's FinishUpload has succeeded, if
-// it is a tus.FinishReporter, and true otherwise: then the handler does not
-// track it either.
-func (u *upload) Finished() bool {
-	if fr, ok := u.inner.(tus.FinishReporter); ok {
-		return fr.Finished()
-	}
-	return true
-}
 
 // limitReader reads src for WriteChunk of a deferred-length upload, counting
 // each byte before it reads it.
@@ -406,7 +339,7 @@ const maxDrain = 1 << 20
 
 // drain reads the rest of src once the limit is reached and returns the
 // error that ends the chunk: io.EOF if src ended there, src's error if it
-// wraps tus.ErrChecksumMismatch (the chunk must be dropped), and an error
+// matches tus.ErrDiscardChunk (the chunk must be dropped), and an error
 // wrapping ErrStoreFull if src went on. A rest longer than maxDrain is not
 // read: the whole chunk is dropped (errChunkDropped), as the handler drops
 // a chunk past Config.MaxSize, so a client cannot stream without end into a
@@ -432,7 +365,7 @@ func (r *limitReader) drain() error {
 		switch {
 		case err == nil:
 			continue
-		case errors.Is(err, tus.ErrChecksumMismatch):
+		case errors.Is(err, tus.ErrDiscardChunk):
 			return err
 		case !r.full && err == io.EOF:
 			return io.EOF
@@ -475,21 +408,6 @@ func (t terminatable) Terminate(ctx context.Context) error {
 	return nil
 }
 
-// concatable concatenates the inner uploads of the partials.
-type concatable struct {
-	inner tus.ConcatableUpload
-}
-
-// ConcatUploads passes the inner uploads of partials to the inner final
-// upload.
-func (c concatable) ConcatUploads(ctx context.Context, partials []tus.Upload) error {
-	inner := make([]tus.Upload, len(partials))
-	for i, p := range partials {
-		inner[i] = unwrap(p)
-	}
-	return c.inner.ConcatUploads(ctx, inner)
-}
-
 // declarable declares the length of a deferred-length upload.
 type declarable struct {
 	u     *upload
@@ -517,18 +435,13 @@ func (d declarable) DeclareLength(ctx context.Context, length int64) error {
 		d.u.store.adjust(-extra)
 		return err
 	}
-	info.Size, info.SizeIsDeferred = length, false
+	info.Size, info.SizeIsDeferred, info.AnnouncedSize = length, false, 0
 	d.u.info = &info
 	return nil
 }
 
 // Interface checks.
 var (
-	_ tus.DataStore               = (*Store)(nil)
-	_ tus.TerminaterDataStore     = (*Store)(nil)
-	_ tus.ConcaterDataStore       = (*Store)(nil)
-	_ tus.LengthDeferrerDataStore = (*Store)(nil)
-	_ tus.ContentServerDataStore  = (*Store)(nil)
-	_ tus.Upload                  = (*upload)(nil)
-	_ tus.FinishReporter          = (*upload)(nil)
+	_ tus.WrappingStore = (*Store)(nil)
+	_ tus.Upload        = (*upload)(nil)
 )

@@ -646,6 +646,11 @@ func TestNewFails(t *testing.T) {
 		c.UseCore(core)
 		return c
 	}
+	withUsage := func(core tus.DataStore, u tus.UsageReporter) *tus.StoreComposer {
+		c := withCore(core)
+		c.UseUsageReporter(u)
+		return c
+	}
 	limited, err := limitedstore.New(ctx, 1, withCore(fs))
 	if err != nil {
 		t.Fatal(err)
@@ -658,7 +663,7 @@ func TestNewFails(t *testing.T) {
 		"negative limit":  {-1, withCore(fs)},
 		"no core":         {1, tus.NewStoreComposer()},
 		"nil composer":    {1, nil},
-		"failing usage":   {1, withCore(failingUsage{fs})},
+		"failing usage":   {1, withUsage(fs, failingUsage{fs})},
 		"already limited": {1, withCore(limited)},
 	} {
 		if ls, err := limitedstore.New(ctx, tc.limit, tc.c); err == nil || ls != nil {

@@ -83,7 +83,7 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) (err error) {
 		return tus.ErrMaxSizeExceeded.WithMessage("upload exceeds what its part size allows")
 	}
 	doc := *u.doc
-	doc.Size, doc.SizeIsDeferred = length, false
+	doc.Size, doc.SizeIsDeferred, doc.AnnouncedSize = length, false, 0
 	etag, err := u.s.putInfo(ctx, &doc, false)
 	if err != nil {
 		return err

@@ -98,13 +98,14 @@ func (s *Store) Options() Options { return s.opts }
 func (s *Store) CallStats() map[string]OpStats { return s.api.snapshot() }
 
 // UseIn registers the store as core storage, terminater, concater, length
-// deferrer and content server of c.
+// deferrer, content server and finish reporter of c (see compose.go).
 func (s *Store) UseIn(c *tus.StoreComposer) {
 	c.UseCore(s)
 	c.UseTerminater(s)
 	c.UseConcater(s)
 	c.UseLengthDeferrer(s)
 	c.UseContentServer(s)
+	c.UseFinishReporter(s)
 }
 
 // NewUpload creates the upload's multipart upload and info object. Uploads
@@ -113,7 +114,7 @@ func (s *Store) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Upload, e
 	if !tus.ValidID(info.ID) {
 		return nil, fmt.Errorf("s3store: invalid upload ID %q", info.ID)
 	}
-	if info.Size > s.opts.MaxObjectSize { // also a length announced but not declared
+	if max(info.Size, info.AnnouncedSize) > s.opts.MaxObjectSize {
 		return nil, tus.ErrMaxSizeExceeded.WithMessage(fmt.Sprintf("upload exceeds the storage's maximum object size of %d bytes", s.opts.MaxObjectSize))
 	}
 	sched := fixedSchedule(s.opts, info.Size)
@@ -162,20 +163,6 @@ func (s *Store) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
 	// an old state back. Only operations under the lock keep their state.
 	return s.load(ctx, id)
 }
-
-// AsTerminatableUpload returns up for termination.
-func (s *Store) AsTerminatableUpload(up tus.Upload) tus.TerminatableUpload { return up.(*upload) }
-
-// AsConcatableUpload returns up for concatenation.
-func (s *Store) AsConcatableUpload(up tus.Upload) tus.ConcatableUpload { return up.(*upload) }
-
-// AsLengthDeclarableUpload returns up for declaring its length.
-func (s *Store) AsLengthDeclarableUpload(up tus.Upload) tus.LengthDeclarableUpload {
-	return up.(*upload)
-}
-
-// AsServableUpload returns up for downloads.
-func (s *Store) AsServableUpload(up tus.Upload) tus.ServableUpload { return up.(*upload) }
 
 // abort aborts doc's multipart upload; one that is gone already is fine.
 func (s *Store) abort(ctx context.Context, doc *infoDoc) error {

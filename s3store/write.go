@@ -25,7 +25,7 @@ import (
 // bytes also become a tail object and the part is uploaded after the
 // response (see compact.go), so small PATCHes never wait for a part upload.
 //
-// If src fails with an error wrapping tus.ErrChecksumMismatch, the parts
+// If src fails with an error matching tus.ErrDiscardChunk, the parts
 // this call uploaded are cut off from the upload (its first is overwritten
 // with an empty part, which ends the run of whole parts), and its tail
 // objects are deleted, so the upload is as it was.
@@ -161,7 +161,7 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 		}
 	}
 	w.waitAll()
-	if errors.Is(rerr, tus.ErrChecksumMismatch) {
+	if errors.Is(rerr, tus.ErrDiscardChunk) {
 		cur.release()
 		if w.held != nil {
 			w.held.release()

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/tusgo/tus/internal/requestid"
 )
 
 // newLogger returns the logger for -log-format and -verbose.
@@ -29,11 +29,8 @@ func newLogger(w io.Writer, format string, verbose bool) *slog.Logger {
 func logRequests(logger *slog.Logger, onRead func(n int), next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-ID")
-		if !validRequestID(id) {
-			id = newRequestID()
-			r.Header.Set("X-Request-ID", id)
-		}
+		id := requestid.Of(r)
+		r.Header.Set(requestid.Header, id)
 		rw := &recordingWriter{ResponseWriter: w}
 		in := countingReader{onRead: onRead}
 		if r.Body != nil && r.Body != http.NoBody {
@@ -60,28 +57,6 @@ func logRequests(logger *slog.Logger, onRead func(n int), next http.Handler) htt
 			slog.String("remote", r.RemoteAddr),
 		)
 	})
-}
-
-// validRequestID accepts the IDs the tus handler keeps: up to 64 letters,
-// digits and "-_.".
-func validRequestID(id string) bool {
-	if id == "" || len(id) > 64 {
-		return false
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
-			return false
-		}
-	}
-	return true
-}
-
-// newRequestID returns 16 random hex digits.
-func newRequestID() string {
-	var b [8]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on supported platforms
-	return hex.EncodeToString(b[:])
 }
 
 // recordingWriter remembers the final status and counts the body bytes

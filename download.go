@@ -2,47 +2,44 @@ package tus
 
 import (
 	"mime"
-	"net/http"
+
 	"strings"
 )
 
-// GetFile serves the bytes of a finished upload. Range and conditional
-// requests work as with http.ServeContent. Content-Type comes from the
-// "filetype" metadata only for types that are safe to show inline; anything
-// else is sent as application/octet-stream for download, with the file name
-// from the "filename" (or "name") metadata in Content-Disposition. It reads
-// without taking the upload's lock.
-func (h *Handler) GetFile(w http.ResponseWriter, r *http.Request) {
+// download serves GET in both protocols: the bytes of a finished upload.
+// Range and conditional requests work as with http.ServeContent.
+// Content-Type comes from the "filetype" metadata only for types that are
+// safe to show inline; anything else is sent as application/octet-stream
+// for download, with the file name from the "filename" (or "name")
+// metadata in Content-Disposition. It reads without taking the upload's
+// lock, but a final upload whose partials are done is concatenated first,
+// under its lock.
+func (h *Handler) download(q *request) {
 	if !h.downloadEnabled() {
-		w.Header().Set("Allow", h.allow)
-		h.sendError(w, r, ErrMethodNotAllowed.WithMessage("downloads are disabled on this server"))
+		q.w.Header().Set("Allow", h.allow)
+		h.fail(q, ErrMethodNotAllowed.WithMessage("downloads are disabled on this server"))
 		return
 	}
-	id, err := uploadID(r)
-	if err != nil {
-		h.sendError(w, r, err)
-		return
-	}
-	up, info, err := h.openUpload(r, id, ActionDownload)
+	up, info, err := h.openUpload(q, q.id, ActionDownload)
 	if err == nil {
-		up, info, err = h.completePendingFinal(r, id, up, info)
+		up, info, err = h.completePendingFinal(q, up, info)
 	}
 	if err != nil {
-		h.sendError(w, r, err)
+		h.fail(q, err)
 		return
 	}
 	if !info.IsComplete() {
-		h.sendError(w, r, ErrUploadNotFinished)
+		h.fail(q, ErrUploadNotFinished)
 		return
 	}
-	hdr := w.Header()
+	hdr := q.w.Header()
 	ctype, inline := contentType(info.MetaData)
 	hdr.Set("Content-Type", ctype)
 	hdr.Set("Content-Disposition", contentDisposition(inline, info.MetaData))
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	if err := h.composer.ContentServer.AsServableUpload(up).ServeContent(r.Context(), w, r); err != nil {
-		h.sendError(w, r, err)
+	if err := h.composer.ContentServer.AsServableUpload(up).ServeContent(q.ctx(), q.w, q.r); err != nil {
+		h.fail(q, err)
 	}
 }
 

@@ -1,0 +1,162 @@
+package tus
+
+import (
+	"errors"
+	"log/slog"
+)
+
+// appendBody streams q's body into up at info.Offset and finishes the
+// upload when its last byte arrives; it is the append path of both
+// protocols. It returns the upload's new state; on error, the state still
+// counts every byte that was stored. progress, if not nil, is told the
+// upload's offset at most every Config.ProgressInterval while the body is
+// read: the bytes handed to the store by then. q holds the upload's lock.
+//
+// A body that goes past the upload's length (or Config.MaxSize while the
+// length is open) fails with ErrSizeExceeded. For tus the whole chunk is
+// dropped. For an IETF request the bytes up to a known length are kept (the
+// drafts stop appending there and reject the rest), and so are those up to
+// MaxSize once progress sent them to the client (progress reports whether
+// it did), as an offset sent must not go back.
+func (h *Handler) appendBody(q *request, up Upload, info FileInfo, progress func(offset int64) bool) (FileInfo, HTTPResponse, error) {
+	limit := int64(-1)
+	length, known := knownLength(info)
+	switch {
+	case known:
+		limit = length - info.Offset
+	case h.cfg.MaxSize > 0:
+		limit = h.cfg.MaxSize - info.Offset
+	}
+	br := newBodyReader(q.w, q.r, limit, h.cfg.NetworkTimeout)
+	br.keepToLimit = q.ietf != 0 && known
+	br.keepAnnounced = q.ietf != 0
+	start := info.Offset
+	if events := h.events.active(); events || progress != nil {
+		br.progressEvery = h.cfg.ProgressInterval
+		br.onProgress = func(read int64) {
+			pi := info
+			pi.Offset = start + read
+			if events {
+				h.events.emit(q.ctx(), Event{Type: EventProgress, HookEvent: q.event(pi), body: br})
+			}
+			if progress != nil && progress(pi.Offset) {
+				br.announced = true
+			}
+		}
+	}
+	src, err := newVerifyingReader(br, q.r)
+	if err != nil {
+		return info, HTTPResponse{}, err
+	}
+	q.lock.attach(br)
+	// The client may be gone, but what was read must still be stored.
+	n, werr := up.WriteChunk(detach(q.ctx()), info.Offset, src)
+	br.finish()
+	info.Offset += n
+	if n > 0 && br.onProgress != nil {
+		br.onProgress(n)
+	}
+	if se := br.stopped(); se != nil {
+		// Stopped on purpose by a progress event's subscriber, which was
+		// told so: even if the store kept going, the upload goes.
+		h.terminateStopped(q, up, info)
+		return info, HTTPResponse{}, &callbackError{resp: se.resp, err: se}
+	}
+	if werr != nil {
+		if br.failed && asError(werr) == nil {
+			// The client broke off: not a server fault.
+			werr = &bodyReadError{err: werr}
+		}
+		if n > 0 && info.IsComplete() {
+			// Every byte is stored although the request failed after the
+			// last one (the body broke off at its very end): finish now, or
+			// a failed finish is retried by the next request.
+			_, _ = h.finishUpload(q, up, info)
+		}
+		return info, HTTPResponse{}, werr
+	}
+	if n == 0 || !info.IsComplete() {
+		// Only the request that stores the last byte finishes the upload
+		// (an earlier failed finish is retried by retryFinish).
+		return info, HTTPResponse{}, nil
+	}
+	resp, err := h.finishUpload(q, up, info)
+	return info, resp, err
+}
+
+// terminateStopped deletes an upload stopped by Event.StopUpload, if the
+// store supports termination; otherwise the bytes read stay and the upload
+// can be resumed. q holds the upload's lock.
+func (h *Handler) terminateStopped(q *request, up Upload, info FileInfo) {
+	if !h.composer.UsesTerminater() {
+		return
+	}
+	if err := h.terminate(detach(q.ctx()), q.ctx(), up, q.event(info)); err != nil {
+		q.log().LogAttrs(q.ctx(), slog.LevelError, "terminating a stopped upload failed",
+			slog.String("id", info.ID), slog.String("error", err.Error()))
+	}
+}
+
+// declareLength sets the length of a deferred-length upload, for a request
+// that will still write incoming bytes (-1 if unknown) after the
+// declaration. Declaring the length it already has is accepted; changing
+// it is not.
+func (h *Handler) declareLength(q *request, up Upload, info FileInfo, length, incoming int64) (FileInfo, error) {
+	if !info.SizeIsDeferred {
+		if length == info.Size {
+			return info, nil
+		}
+		return info, ErrUploadLengthAlreadySet
+	}
+	if n, ok := announcedLength(info); ok && length != n {
+		return info, ErrInvalidUploadLength.WithMessage("Upload-Length differs from the length announced at creation, " + formatInt(n))
+	}
+	if h.cfg.MaxSize > 0 && length > h.cfg.MaxSize {
+		return info, ErrMaxSizeExceeded
+	}
+	if length < info.Offset {
+		return info, ErrInvalidUploadLength.WithMessage("Upload-Length is smaller than the bytes already uploaded")
+	}
+	if incoming > 0 && info.Offset+incoming > length {
+		return info, ErrSizeExceeded
+	}
+	if !h.composer.UsesLengthDeferrer() {
+		return info, ErrNotImplemented
+	}
+	if err := h.composer.LengthDeferrer.AsLengthDeclarableUpload(up).DeclareLength(q.ctx(), length); err != nil {
+		return info, err
+	}
+	info.Size, info.SizeIsDeferred, info.AnnouncedSize = length, false, 0
+	return info, nil
+}
+
+// announcedLength returns the length an IETF client announced for an
+// upload whose length is not yet declared, if any.
+func announcedLength(info FileInfo) (int64, bool) {
+	return info.AnnouncedSize, info.SizeIsDeferred && info.AnnouncedSize > 0
+}
+
+// knownLength returns the upload's length as far as the handler knows it:
+// declared, or announced by an IETF client.
+func knownLength(info FileInfo) (int64, bool) {
+	if !info.SizeIsDeferred {
+		return info.Size, true
+	}
+	return announcedLength(info)
+}
+
+// bodyBroke reports whether err from appendBody means the request body
+// broke off (the client went away, stalled, or a newer request took over):
+// the bytes that arrived are stored, and the upload can be resumed.
+func bodyBroke(err error) bool {
+	var broke *bodyReadError
+	return errors.As(err, &broke) || errors.Is(err, ErrReadTimeout) || errors.Is(err, ErrUploadInterrupted)
+}
+
+// bodyReadError is a WriteChunk failure caused by the request body breaking
+// off. It answers as ErrBodyRead; the bytes read before are stored.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string        { return "reading request body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() []error      { return []error{ErrBodyRead, e.err} }
+func (e *bodyReadError) Is(target error) bool { return target == ErrBodyRead }
