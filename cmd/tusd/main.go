@@ -10,7 +10,9 @@
 // an environment variable TUSD_<NAME>. README.md documents them with the
 // hook protocol.
 //
-// Uploads are created at http://HOST:PORT/files/ (the base path); GET /
+// Uploads are created at http://HOST:PORT/files/ (the base path; the
+// startup log line "tusd listening" names it, with localhost for the
+// default wildcard -host 0.0.0.0, and the listen address); GET /
 // serves a demo page and GET /metrics Prometheus metrics. The server stops
 // gracefully on SIGINT or SIGTERM: it stops accepting, lets in-flight
 // requests finish, and cuts those still running shortly before
@@ -117,7 +119,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	demoOn := !o.disableDemo && o.basePath != "/" // the uploads would own "/"
 	srv := newServer(o, reqs.wrap(routes(o, h, m, logger, demoOn)), logger, m.connState)
 
-	ln, addr, err := listen(o)
+	ln, addr, listenAddr, err := listen(o)
 	if err != nil {
 		return errors.Join(err, closeStore())
 	}
@@ -125,7 +127,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if dispatcher != nil {
 		dispatcher.Start(h)
 	}
-	attrs := []any{"address", addr + o.basePath, "version", versionString()}
+	attrs := []any{"address", addr + o.basePath, "listen", listenAddr, "version", versionString()}
 	attrs = append(attrs, storeAttrs...)
 	attrs = append(attrs, "max_size", o.maxSize, "store_size", o.storeSize, "expiration", o.expiration, "ietf_drafts", !o.disableIETF,
 		"download", !o.disableDownload, "termination", !o.disableTermination, "concatenation", !o.disableConcatenation,

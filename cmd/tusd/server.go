@@ -30,46 +30,68 @@ var tlsModes = map[string]func(*tls.Config){
 
 // listen opens the listener of o: a Unix socket with -unix-sock, else TCP
 // on -host and -port; with -tls-certificate it speaks TLS. It returns the
-// URL scheme and address clients use.
-func listen(o options) (net.Listener, string, error) {
-	var ln net.Listener
-	var addr string
+// URL clients use (scheme, host and port, without the base path) and the
+// address listened on, as configured but with the port actually taken.
+// For TCP on a wildcard host (0.0.0.0, ::, empty), which Go prints as
+// [::], the URL names localhost, which a person on the same machine can
+// open; the listen address keeps the configured host.
+func listen(o options) (ln net.Listener, url, listenAddr string, err error) {
 	if o.unixSock != "" {
 		// A socket file left by a process that died is in the way.
 		if st, err := os.Lstat(o.unixSock); err == nil && st.Mode()&os.ModeSocket != 0 {
 			if c, err := net.Dial("unix", o.unixSock); err == nil {
 				c.Close()
-				return nil, "", fmt.Errorf("-unix-sock %s: another process is listening there", o.unixSock)
+				return nil, "", "", fmt.Errorf("-unix-sock %s: another process is listening there", o.unixSock)
 			}
 			_ = os.Remove(o.unixSock)
 		}
 		l, err := net.Listen("unix", o.unixSock)
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
-		ln, addr = l, "unix:"+o.unixSock
+		ln, url, listenAddr = l, "unix:"+o.unixSock, "unix:"+o.unixSock
 	} else {
 		l, err := net.Listen("tcp", net.JoinHostPort(o.host, strconv.Itoa(o.port)))
 		if err != nil {
-			return nil, "", err
+			return nil, "", "", err
 		}
-		ln, addr = l, l.Addr().String()
+		port := strconv.Itoa(l.Addr().(*net.TCPAddr).Port) // the one taken with -port 0
+		ln, url, listenAddr = l, clientHostPort(o.host, l.Addr()), net.JoinHostPort(o.host, port)
 	}
 	scheme := "http://"
 	if o.tlsCert != "" {
 		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
 		if err != nil {
 			ln.Close()
-			return nil, "", fmt.Errorf("loading -tls-certificate and -tls-key: %w", err)
+			return nil, "", "", fmt.Errorf("loading -tls-certificate and -tls-key: %w", err)
 		}
 		cfg := &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h2", "http/1.1"}}
 		tlsModes[o.tlsMode](cfg)
 		ln, scheme = tls.NewListener(ln, cfg), "https://"
 	}
 	if o.unixSock != "" {
-		return ln, addr, nil
+		return ln, url, listenAddr, nil
 	}
-	return ln, scheme + addr, nil
+	return ln, scheme + url, listenAddr, nil
+}
+
+// clientHostPort returns the host and port a client on this machine
+// connects to for a TCP listener opened on host at addr: localhost for a
+// wildcard host, else the configured host (a name stays a name), with the
+// port addr took.
+func clientHostPort(host string, addr net.Addr) string {
+	tcp, ok := addr.(*net.TCPAddr)
+	if !ok {
+		return addr.String()
+	}
+	port := strconv.Itoa(tcp.Port)
+	if host == "" || tcp.IP.IsUnspecified() {
+		return net.JoinHostPort("localhost", port)
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		return net.JoinHostPort("localhost", port)
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // newServer returns the HTTP server for handler. With -enable-h2c it also

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,14 +12,17 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -79,6 +83,96 @@ func TestListenUnixSocket(t *testing.T) {
 	stored, err := os.ReadFile(filepath.Join(dir, path.Base(u)))
 	require.NoError(t, err)
 	assert.Equal(t, data, stored)
+}
+
+// TestStartupAddress checks the startup line with the default -host
+// 0.0.0.0: its address is a URL a person on this machine can open (not
+// Go's [::] for the wildcard), and the listen address keeps the host as
+// configured, with the port taken by -port 0.
+func TestStartupAddress(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var logs syncBuffer
+	addrc := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"-dir", filepath.Join(t.TempDir(), "data"), "-port", "0"}, noEnv, io.Discard, &logs,
+			func(a string) { addrc <- a })
+	}()
+	var base string
+	select {
+	case base = <-addrc:
+	case err := <-done:
+		t.Fatalf("server stopped: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not start")
+	}
+	u, err := url.Parse(base)
+	require.NoError(t, err)
+	assert.Equal(t, "http", u.Scheme)
+	assert.Equal(t, "localhost", u.Hostname())
+	port := u.Port()
+	require.NotEmpty(t, port)
+
+	line := logs.String()
+	if i := strings.IndexByte(line, '\n'); i >= 0 {
+		line = line[:i]
+	}
+	assert.Contains(t, line, `msg="tusd listening" address=http://localhost:`+port+`/files/ listen=0.0.0.0:`+port+` `)
+	assert.NotContains(t, line, "[::]")
+	m := listeningRE.FindStringSubmatch(line)
+	require.NotNil(t, m, "the address is found as process tests find it")
+	assert.Equal(t, "http://localhost:"+port+"/files/", m[1])
+
+	// The URL printed is usable.
+	res, err := http.DefaultClient.Post(base+"/files/", "", nil)
+	require.NoError(t, err)
+	res.Body.Close()
+	assert.Equal(t, http.StatusPreconditionFailed, res.StatusCode, "tus answers (no Tus-Resumable)")
+
+	cancel()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(15 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
+
+// TestClientHostPort checks the host and port the startup line names for
+// each kind of -host.
+func TestClientHostPort(t *testing.T) {
+	for _, c := range []struct{ host, ip, want string }{
+		{"0.0.0.0", "::", "localhost:1080"},
+		{"0.0.0.0", "0.0.0.0", "localhost:1080"},
+		{"::", "::", "localhost:1080"},
+		{"", "::", "localhost:1080"},
+		{"127.0.0.1", "127.0.0.1", "127.0.0.1:1080"},
+		{"::1", "::1", "[::1]:1080"},
+		{"localhost", "127.0.0.1", "localhost:1080"},
+		{"uploads.example", "192.0.2.7", "uploads.example:1080"},
+	} {
+		addr := &net.TCPAddr{IP: net.ParseIP(c.ip), Port: 1080}
+		assert.Equal(t, c.want, clientHostPort(c.host, addr), "-host %q listening on %s", c.host, addr)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // selfSigned writes a certificate for 127.0.0.1 and its key into dir and
@@ -345,8 +439,10 @@ func TestLogs(t *testing.T) {
 
 	start := lines[0]
 	assert.Equal(t, "tusd listening", start["msg"])
+	assert.Equal(t, p.base, start["address"])
+	assert.Equal(t, strings.TrimSuffix(strings.TrimPrefix(p.base, "http://"), "/files/"), start["listen"], "-host 127.0.0.1, the port taken")
 	assert.Equal(t, "INFO", start["level"])
-	for _, k := range []string{"address", "version", "store", "dir", "max_size", "hooks", "hooks_url", "metrics", "network_timeout"} {
+	for _, k := range []string{"address", "listen", "version", "store", "dir", "max_size", "hooks", "hooks_url", "metrics", "network_timeout"} {
 		assert.Contains(t, start, k, "startup summary")
 	}
 	assert.Equal(t, "http", start["hooks"])

@@ -1,3 +1,19 @@
+// The browser tests drive the demo page in headless Chromium through
+// testdata/drive.mjs (node with playwright-core). They skip unless node,
+// chromium (looked up on PATH, as scripts/test-all checks it) and
+// playwright-core (internal/clienttest/js/node_modules, from npm ci there)
+// are present; TUS_BROWSER_TESTS=1, which scripts/test-all sets, makes a
+// missing tool fail them instead.
+//
+// Screenshots go to the test's temporary directory and are removed with
+// it: a test run never changes the tree. To regenerate docs/demo.png (the
+// page after a finished upload, 760 px wide), from the repository's root:
+//
+//	TUS_DEMO_SCREENSHOT="$PWD/docs/demo.png" go test -count=1 -run 'TestBrowserUpload$' ./cmd/tusd/internal/demo/
+//
+// A relative TUS_DEMO_SCREENSHOT is taken from this package's directory,
+// where go test runs the test.
+
 package demo_test
 
 import (
@@ -227,7 +243,8 @@ func writeFile(t *testing.T, name string, size int) ([]byte, string) {
 }
 
 // drive runs one scenario of drive.mjs against srv, uploading file and
-// writing the screenshot to shot.
+// writing the screenshot to shot; the one pause-resume takes mid-upload
+// goes to the test's temporary directory.
 func drive(t *testing.T, scenario string, srv *httptest.Server, file, shot string) driveResult {
 	t.Helper()
 	node, chromium, jsDir := browserTools(t)
@@ -239,6 +256,7 @@ func drive(t *testing.T, scenario string, srv *httptest.Server, file, shot strin
 		"DEMO_URL="+srv.URL+"/",
 		"DEMO_FILE="+file,
 		"DEMO_SCREENSHOT="+shot,
+		"DEMO_SCREENSHOT_RUNNING="+filepath.Join(t.TempDir(), "running.png"),
 		"DEMO_PROBE="+srv.URL+"/probe/",
 		"DEMO_CHROMIUM="+chromium,
 		"DEMO_NODE_DIR="+jsDir,
@@ -260,8 +278,10 @@ func drive(t *testing.T, scenario string, srv *httptest.Server, file, shot strin
 
 // TestBrowserUpload uploads a file through the demo page in headless
 // Chromium, with a pause and resume on the page and a pause, reload and
-// resume, and checks what reached the server. The screenshot is kept at
-// $TUS_DEMO_SCREENSHOT if set.
+// resume, and checks what reached the server. The screenshot of the
+// finished upload is written to $TUS_DEMO_SCREENSHOT if it is set (this is
+// how docs/demo.png is made; see the top of this file), else to a
+// temporary directory.
 func TestBrowserUpload(t *testing.T) {
 	browserTools(t)
 	srv, rec := testServer(t, 0, false)

@@ -11,7 +11,8 @@
 //
 // Environment: DEMO_URL (the page), DEMO_FILE (the file to upload),
 // DEMO_SCREENSHOT (PNG to write at the end; pause-resume also takes one
-// mid-upload, with -running before .png), DEMO_PROBE (pause-resume: URL
+// mid-upload, at DEMO_SCREENSHOT_RUNNING if set, else with -running before
+// .png), DEMO_PROBE (pause-resume: URL
 // prefix that, followed by an upload ID, answers the stored offset),
 // DEMO_CHROMIUM (the browser), DEMO_NODE_DIR (a directory whose
 // node_modules has playwright-core).
@@ -93,7 +94,7 @@ const scenarios = {
 
     await page.click('#resume');
     // A second picture, while the upload runs, named after the first.
-    const running = screenshot.replace(/(\.png)?$/, '-running.png');
+    const running = process.env.DEMO_SCREENSHOT_RUNNING || screenshot.replace(/(\.png)?$/, '-running.png');
     pauses.push(await pauseAbove((pauses[0].serverOffset + into) / size, running));
 
     // A reload forgets everything but localStorage: picking the same file
