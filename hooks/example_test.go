@@ -13,8 +13,8 @@ import (
 	"path"
 
 	"github.com/tusgo/tus"
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
 	"github.com/tusgo/tus/filestore"
+	"github.com/tusgo/tus/hooks"
 )
 
 // rejectUnnamed is the part of a pre-create hook that refuses uploads

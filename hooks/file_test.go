@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
+	"github.com/tusgo/tus/hooks"
 )
 
 // TestFileHookFailures makes pre-create fail in every way a program can:
