@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
+	"github.com/tusgo/tus/hooks"
 )
 
 // options are the command-line settings.

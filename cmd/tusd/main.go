@@ -44,7 +44,7 @@ import (
 
 	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/cmd/tusd/internal/demo"
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
+	"github.com/tusgo/tus/hooks"
 )
 
 func main() {

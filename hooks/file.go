@@ -17,9 +17,14 @@ import (
 
 // Defaults for FileBackend fields left zero.
 const (
-	DefaultFileTimeout  = 30 * time.Second
-	DefaultMaxOutput    = 1 << 20 // bytes of a file hook's stdout
-	DefaultMaxStderrLog = 4 << 10 // bytes of a file hook's stderr logged
+	// DefaultFileTimeout is the default FileBackend.Timeout.
+	DefaultFileTimeout = 30 * time.Second
+	// DefaultMaxOutput is the default FileBackend.MaxOutput: bytes of a
+	// hook program's stdout.
+	DefaultMaxOutput = 1 << 20
+	// DefaultMaxStderrLog is the default FileBackend.MaxStderrLog: bytes
+	// of a hook program's stderr that are logged.
+	DefaultMaxStderrLog = 4 << 10
 )
 
 // fileHookWaitDelay bounds how long a run waits, once its program has
@@ -55,30 +60,37 @@ type FileBackend struct {
 	Logger *slog.Logger
 }
 
-// Invoke runs the program for req.Type, if there is one.
+// Invoke runs the program for req.Type and decodes its answer, as
+// described on FileBackend. It returns ErrNoHook if there is no such
+// program, and when ctx ends or Timeout passes it kills the program and
+// returns an error wrapping ctx's. It is safe for concurrent use.
 func (b *FileBackend) Invoke(ctx context.Context, req Request) (Response, error) {
 	if b.Dir == "" {
-		return Response{}, errors.New("FileBackend.Dir is not set")
+		return Response{}, errors.New("hooks: FileBackend.Dir is not set")
+	}
+	if !req.Type.valid() {
+		// Not a file name to look up: it could be "../x".
+		return Response{}, fmt.Errorf("hooks: unknown hook type %q", req.Type)
 	}
 	// Absolute, or exec would search PATH for a path without a slash
 	// ("-hooks-dir ." gives "pre-create").
 	path, err := filepath.Abs(filepath.Join(b.Dir, string(req.Type)))
 	if err != nil {
-		return Response{}, err
+		return Response{}, fmt.Errorf("hook program for %s: %w", req.Type, err)
 	}
 	st, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Response{}, ErrNoHook
 	}
 	if err != nil {
-		return Response{}, err
+		return Response{}, fmt.Errorf("hook program %s: %w", path, err)
 	}
 	if !st.Mode().IsRegular() || st.Mode().Perm()&0o111 == 0 {
 		return Response{}, fmt.Errorf("hook program %s is not an executable file", path)
 	}
 	input, err := json.Marshal(req)
 	if err != nil {
-		return Response{}, err
+		return Response{}, fmt.Errorf("encoding the hook request: %w", err)
 	}
 
 	timeout := b.Timeout

@@ -13,8 +13,12 @@ import (
 
 // Defaults for HTTPBackend fields left zero.
 const (
-	DefaultHTTPTimeout     = 30 * time.Second
-	DefaultBackoff         = time.Second
+	// DefaultHTTPTimeout is the default HTTPBackend.Timeout.
+	DefaultHTTPTimeout = 30 * time.Second
+	// DefaultBackoff is the default HTTPBackend.Backoff.
+	DefaultBackoff = time.Second
+	// DefaultMaxResponseSize is the default HTTPBackend.MaxResponseSize,
+	// in bytes.
 	DefaultMaxResponseSize = 1 << 20
 )
 
@@ -49,10 +53,10 @@ type HTTPBackend struct {
 	ForwardHeaders []string
 }
 
-// defaultHTTPClient is used when HTTPBackend.Client is nil.
-var defaultHTTPClient = &http.Client{
-	CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
-}
+// noRedirects is the CheckRedirect of the client used when
+// HTTPBackend.Client is nil: a redirect is answered as it is, and fails
+// the hook as a non-2xx status.
+func noRedirects(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
 // retryableError marks a failed attempt worth repeating.
 type retryableError struct{ err error }
@@ -60,14 +64,17 @@ type retryableError struct{ err error }
 func (e *retryableError) Error() string { return e.err.Error() }
 func (e *retryableError) Unwrap() error { return e.err }
 
-// Invoke POSTs req to the endpoint and decodes its answer.
+// Invoke POSTs req to the endpoint and decodes its answer, retrying as
+// described on HTTPBackend. It returns when ctx ends, with ctx's error
+// wrapped. It never returns ErrNoHook: every event goes to the endpoint.
+// It is safe for concurrent use.
 func (b *HTTPBackend) Invoke(ctx context.Context, req Request) (Response, error) {
 	if b.URL == "" {
-		return Response{}, errors.New("HTTPBackend.URL is not set")
+		return Response{}, errors.New("hooks: HTTPBackend.URL is not set")
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
-		return Response{}, err
+		return Response{}, fmt.Errorf("encoding the hook request: %w", err)
 	}
 	backoff := b.Backoff
 	if backoff <= 0 {
@@ -102,7 +109,7 @@ func (b *HTTPBackend) attempt(ctx context.Context, req Request, body []byte) (Re
 	defer cancel()
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, b.URL, bytes.NewReader(body))
 	if err != nil {
-		return Response{}, err
+		return Response{}, fmt.Errorf("hook request: %w", err)
 	}
 	for _, name := range b.ForwardHeaders {
 		for _, v := range req.Event.HTTPRequest.Header.Values(name) {
@@ -112,7 +119,8 @@ func (b *HTTPBackend) attempt(ctx context.Context, req Request, body []byte) (Re
 	hr.Header.Set("Content-Type", "application/json")
 	client := b.Client
 	if client == nil {
-		client = defaultHTTPClient
+		// http.DefaultTransport, so connections are reused across calls.
+		client = &http.Client{CheckRedirect: noRedirects}
 	}
 	res, err := client.Do(hr)
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
+	"github.com/tusgo/tus/hooks"
 )
 
 // blockingEndpoint is an HTTP hook endpoint that holds every request until

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/tusgo/tus"
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
+	"github.com/tusgo/tus/hooks"
 )
 
 // TestPreCreateReject rejects creations with the hook's response and with

@@ -1,23 +1,3 @@
-// Package hooks runs tusd's hooks: programs (file hooks) or HTTP endpoints
-// (HTTP hooks) that are told of upload events and may shape or refuse the
-// requests behind them.
-//
-// The wire format is that of the reference server tusd v2, so existing hook
-// scripts and endpoints keep working. A hook receives a Request as JSON (on
-// stdin for a file hook, as the POST body for an HTTP hook) and may answer
-// with a Response as JSON (on stdout, or as the response body); every field
-// of the answer is optional and an empty answer accepts.
-//
-// Blocking hooks (pre-create, pre-finish, pre-terminate, pre-access) run on
-// the request path through the callbacks of tus.Config, installed by
-// Dispatcher.Configure. A blocking hook that fails (cannot run, exits
-// non-zero, times out, answers with invalid JSON, or an HTTP hook that
-// cannot be reached or answers with an error status) fails the request with
-// 500; the cause is logged, never sent to the client.
-//
-// Post hooks (post-create, post-receive, post-finish, post-terminate) run
-// from a subscription to the handler's events (Dispatcher.Start) on a fixed
-// pool of workers behind a bounded queue, so they never delay a client.
 package hooks
 
 import (
@@ -25,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/tusgo/tus"
@@ -60,14 +41,15 @@ const (
 	PreAccess Type = "pre-access"
 )
 
-// allTypes lists every hook type in the order of an upload's life.
-var allTypes = []Type{PreAccess, PreCreate, PostCreate, PostReceive, PreFinish, PostFinish, PreTerminate, PostTerminate}
+// AllTypes returns every hook type, in the order of an upload's life. The
+// slice is new on every call; the caller may modify it.
+func AllTypes() []Type {
+	return []Type{PreAccess, PreCreate, PostCreate, PostReceive, PreFinish, PostFinish, PreTerminate, PostTerminate}
+}
 
-// AllTypes returns every hook type.
-func AllTypes() []Type { return append([]Type(nil), allTypes...) }
-
-// DefaultEnabled returns the hook types enabled by default, as in tusd:
-// pre-create, post-create, post-receive, post-terminate and post-finish.
+// DefaultEnabled returns the hook types the reference server tusd enables
+// by default: pre-create, post-create, post-receive, post-terminate and
+// post-finish. The slice is new on every call.
 func DefaultEnabled() []Type {
 	return []Type{PreCreate, PostCreate, PostReceive, PostTerminate, PostFinish}
 }
@@ -84,16 +66,11 @@ func (t Type) Blocking() bool {
 
 // valid reports whether t is a known hook type.
 func (t Type) valid() bool {
-	for _, v := range allTypes {
-		if v == t {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(AllTypes(), t)
 }
 
-// ParseTypes parses a comma-separated list of hook types, as given to
-// tusd's -hooks-enabled-events flag. Spaces around names and empty items
+// ParseTypes parses a comma-separated list of hook types, such as
+// "pre-create,post-finish" (the form of tusd's -hooks-enabled-events flag). Spaces around names and empty items
 // are ignored, duplicates are kept once, and an empty list enables no
 // hook. An unknown name is an error that lists the valid ones.
 func ParseTypes(csv string) ([]Type, error) {
@@ -105,7 +82,7 @@ func ParseTypes(csv string) ([]Type, error) {
 			continue
 		}
 		if !t.valid() {
-			return nil, fmt.Errorf("unknown hook event %q; valid events are %s", t, joinTypes(allTypes))
+			return nil, fmt.Errorf("unknown hook event %q; valid events are %s", t, joinTypes(AllTypes()))
 		}
 		seen[t] = true
 		types = append(types, t)
@@ -156,9 +133,12 @@ type Access struct {
 	Files []tus.FileInfo `json:"Files"`
 }
 
-// Access modes.
+// Access modes, the values of Access.Mode.
 const (
-	ModeRead  = "read"
+	// ModeRead: the request reads the upload (HEAD, GET, or a final
+	// upload naming it as a partial).
+	ModeRead = "read"
+	// ModeWrite: the request creates, writes or terminates the upload.
 	ModeWrite = "write"
 )
 

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/tusgo/tus"
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
+	"github.com/tusgo/tus/hooks"
 )
 
 // allReplies has an empty reply for every hook type.

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
+	"github.com/tusgo/tus/hooks"
 )
 
 // endpoint starts an HTTP hook endpoint served by fn and counts its

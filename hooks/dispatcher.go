@@ -14,8 +14,10 @@ import (
 
 // Defaults for Config fields left zero.
 const (
+	// DefaultQueueSize is the default Config.QueueSize.
 	DefaultQueueSize = 1024
-	DefaultWorkers   = 8
+	// DefaultWorkers is the default Config.Workers.
+	DefaultWorkers = 8
 )
 
 // Config configures a Dispatcher.
@@ -42,9 +44,11 @@ type Config struct {
 	Workers int
 }
 
-// Dispatcher turns upload events into hook invocations. Create it with New,
-// install the blocking hooks with Configure before creating the handler,
-// start the post hooks with Start, and stop them with Close.
+// Dispatcher turns a tus.Handler's upload events into hook invocations of
+// a Backend. Create it with New, install the blocking hooks in a tus.Config
+// with Configure before tus.NewHandler, start the post hooks with Start once
+// the handler exists, and stop them with Close once the HTTP server has
+// shut down. Its methods are safe for concurrent use.
 type Dispatcher struct {
 	backend  Backend
 	enabled  map[Type]bool
@@ -86,7 +90,7 @@ func New(cfg Config) (*Dispatcher, error) {
 	enabled := make(map[Type]bool, len(cfg.Enabled))
 	for _, t := range cfg.Enabled {
 		if !t.valid() {
-			return nil, fmt.Errorf("hooks: unknown hook event %q; valid events are %s", t, joinTypes(allTypes))
+			return nil, fmt.Errorf("hooks: unknown hook event %q; valid events are %s", t, joinTypes(AllTypes()))
 		}
 		enabled[t] = true
 	}
@@ -141,21 +145,32 @@ func (d *Dispatcher) Configure(c *tus.Config) {
 	}
 }
 
-// postTypes maps the handler's events to post hooks.
-var postTypes = map[tus.EventType]Type{
-	tus.EventCreated:    PostCreate,
-	tus.EventProgress:   PostReceive,
-	tus.EventCompleted:  PostFinish,
-	tus.EventTerminated: PostTerminate,
+// postType returns the post hook of a handler's event type.
+func postType(et tus.EventType) Type {
+	switch et {
+	case tus.EventCreated:
+		return PostCreate
+	case tus.EventProgress:
+		return PostReceive
+	case tus.EventCompleted:
+		return PostFinish
+	case tus.EventTerminated:
+		return PostTerminate
+	}
+	return ""
 }
 
-// Start subscribes to h's events for the enabled post hooks and starts the
-// workers that run them. It does nothing if no post hook is enabled, if
-// Start was called before, or after Close.
+// Start subscribes to h's events for the enabled post hooks (created,
+// progress, completed and terminated events, through h.Subscribe) and
+// starts the goroutines that run them: one that moves events into the
+// queue and Config.Workers workers. They belong to d and end in Close. A
+// post-receive hook's StopUpload stops or terminates the upload through h.
+// Start does nothing if no post hook is enabled, if Start was called
+// before, or after Close; h must not be nil.
 func (d *Dispatcher) Start(h *tus.Handler) {
 	var types []tus.EventType
-	for et, t := range postTypes {
-		if d.enabled[t] {
+	for _, et := range []tus.EventType{tus.EventCreated, tus.EventProgress, tus.EventCompleted, tus.EventTerminated} {
+		if d.enabled[postType(et)] {
 			types = append(types, et)
 		}
 	}
@@ -195,7 +210,7 @@ func (d *Dispatcher) consume(sub *tus.Subscription) {
 		default:
 			d.dropped.Add(1)
 			d.log.LogAttrs(context.Background(), slog.LevelWarn, "hook queue full: post hook dropped",
-				slog.String("hook", string(postTypes[ev.Type])), slog.String("upload_id", ev.Upload.ID))
+				slog.String("hook", string(postType(ev.Type))), slog.String("upload_id", ev.Upload.ID))
 		}
 	}
 }
@@ -204,7 +219,7 @@ func (d *Dispatcher) consume(sub *tus.Subscription) {
 func (d *Dispatcher) work() {
 	defer d.wg.Done()
 	for ev := range d.queue {
-		t := postTypes[ev.Type]
+		t := postType(ev.Type)
 		if d.ctx.Err() != nil {
 			d.dropped.Add(1)
 			d.log.LogAttrs(context.Background(), slog.LevelWarn, "shutting down: post hook dropped",

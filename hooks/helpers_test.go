@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/tusgo/tus"
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
 	"github.com/tusgo/tus/filestore"
+	"github.com/tusgo/tus/hooks"
 )
 
 // backendKinds are the backends the shared tests run against.

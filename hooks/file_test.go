@@ -1,6 +1,7 @@
 package hooks_test
 
 import (
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -8,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
+	"github.com/tusgo/tus/hooks"
 )
 
 // TestFileHookFailures makes pre-create fail in every way a program can:
@@ -135,5 +136,25 @@ func TestFileHookRelativeDir(t *testing.T) {
 	}
 	if !resp.RejectUpload {
 		t.Errorf("reply %+v, want the hook's RejectUpload", resp)
+	}
+}
+
+// TestFileHookUnknownType: a Request whose Type is not a hook type is an
+// error, and no program outside Dir is looked up or run.
+func TestFileHookUnknownType(t *testing.T) {
+	root := t.TempDir()
+	out := t.TempDir()
+	dir := filepath.Join(root, "hooks")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeScript(t, root, "evil", "touch '"+out+"/ran'\n")
+	_, err := (&hooks.FileBackend{Dir: dir}).Invoke(t.Context(), hooks.Request{Type: "../evil"})
+	if err == nil || errors.Is(err, hooks.ErrNoHook) {
+		t.Fatalf("error %v, want a failure", err)
+	}
+	contains(t, "error", err.Error(), "unknown hook type")
+	if _, err := os.Stat(filepath.Join(out, "ran")); err == nil {
+		t.Error("the program outside Dir ran")
 	}
 }

@@ -11,10 +11,13 @@ import (
 	"net/http/httptest"
 	"os"
 	"path"
+	"sync"
+	"time"
 
 	"github.com/tusgo/tus"
-	"github.com/tusgo/tus/cmd/tusd/internal/hooks"
 	"github.com/tusgo/tus/filestore"
+	"github.com/tusgo/tus/hooks"
+	"github.com/tusgo/tus/memorylocker"
 )
 
 // rejectUnnamed is the part of a pre-create hook that refuses uploads
@@ -39,30 +42,43 @@ func idFromName(req hooks.Request, resp *hooks.Response) {
 }
 
 // hookEndpoint is an HTTP hook endpoint in Go: it decodes the Request,
-// answers pre-create with rejectUnnamed or idFromName, and accepts every
-// other event with an empty answer.
-func hookEndpoint(w http.ResponseWriter, r *http.Request) {
+// answers pre-create with rejectUnnamed or idFromName, notes the IDs of
+// post-create hooks in created, and accepts every other event with an
+// empty answer.
+type hookEndpoint struct {
+	mu      sync.Mutex
+	created []string
+}
+
+func (e *hookEndpoint) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var req hooks.Request
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		http.Error(w, "bad hook request", http.StatusBadRequest)
 		return
 	}
 	var resp hooks.Response
-	if req.Type == hooks.PreCreate {
+	switch req.Type {
+	case hooks.PreCreate:
 		rejectUnnamed(req, &resp)
 		if !resp.RejectUpload {
 			idFromName(req, &resp)
 		}
+	case hooks.PostCreate:
+		e.mu.Lock()
+		e.created = append(e.created, req.Event.Upload.ID)
+		e.mu.Unlock()
 	}
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(resp)
 }
 
-// Example runs a tus server whose pre-create hook is the HTTP endpoint
-// hookEndpoint: an upload without a name is rejected, one with a name gets
-// an ID made from it.
+// Example runs a tus handler over filestore and memorylocker whose hooks
+// go to an HTTP endpoint, hookEndpoint: the blocking pre-create hook
+// rejects an upload without a name and gives one with a name an ID made
+// from it; the post-create hook runs after the upload is created.
 func Example() {
-	hookSrv := httptest.NewServer(http.HandlerFunc(hookEndpoint))
+	endpoint := &hookEndpoint{}
+	hookSrv := httptest.NewServer(endpoint)
 	defer hookSrv.Close()
 
 	dir, err := os.MkdirTemp("", "hooks-example")
@@ -74,28 +90,25 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	locker, err := filestore.NewLocker(dir)
-	if err != nil {
-		log.Fatal(err)
-	}
 	composer := tus.NewStoreComposer()
 	store.UseIn(composer)
-	locker.UseIn(composer)
+	memorylocker.New().UseIn(composer)
 
 	d, err := hooks.New(hooks.Config{
 		Backend: &hooks.HTTPBackend{URL: hookSrv.URL, Retry: 2},
-		Enabled: hooks.DefaultEnabled(),
+		Enabled: []hooks.Type{hooks.PreCreate, hooks.PostCreate},
+		// Logger: slog.Default(), to see failures and dropped hooks.
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	cfg := tus.Config{StoreComposer: composer, BasePath: "/files/"}
-	d.Configure(&cfg) // before NewHandler
+	d.Configure(&cfg) // the blocking hooks: before NewHandler
 	h, err := tus.NewHandler(cfg)
 	if err != nil {
 		log.Fatal(err)
 	}
-	d.Start(h) // post hooks
+	d.Start(h) // the post hooks
 	srv := httptest.NewServer(http.StripPrefix("/files/", h))
 
 	create := func(name string) {
@@ -120,12 +133,19 @@ func Example() {
 	create("")
 	create("report")
 
-	// Shut down: the HTTP server first, then the post hooks.
+	// Shut down: the HTTP server first, then the post hooks. Close runs
+	// the post hooks still queued before it returns.
 	srv.Close()
-	if err := d.Close(context.Background()); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := d.Close(ctx); err != nil {
 		log.Fatal(err)
 	}
+	endpoint.mu.Lock()
+	fmt.Println("post-create:", endpoint.created)
+	endpoint.mu.Unlock()
 	// Output:
 	// 422 every upload needs a name
 	// 201 doc-report
+	// post-create: [doc-report]
 }
