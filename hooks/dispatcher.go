@@ -166,8 +166,11 @@ func postType(et tus.EventType) Type {
 // queue and Config.Workers workers. They belong to d and end in Close. A
 // post-receive hook's StopUpload stops or terminates the upload through h.
 // Start does nothing if no post hook is enabled, if Start was called
-// before, or after Close; h must not be nil.
-func (d *Dispatcher) Start(h *tus.Handler) {
+// before, or after Close. It fails only if h is nil.
+func (d *Dispatcher) Start(h *tus.Handler) error {
+	if h == nil {
+		return errors.New("hooks: Start needs the handler whose events run the post hooks")
+	}
 	var types []tus.EventType
 	for _, et := range []tus.EventType{tus.EventCreated, tus.EventProgress, tus.EventCompleted, tus.EventTerminated} {
 		if d.enabled[postType(et)] {
@@ -177,7 +180,7 @@ func (d *Dispatcher) Start(h *tus.Handler) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.started || d.closed || len(types) == 0 {
-		return
+		return nil
 	}
 	d.started = true
 	// The consumer only moves events into the queue, so a small buffer
@@ -189,6 +192,7 @@ func (d *Dispatcher) Start(h *tus.Handler) {
 	for range d.workers {
 		go d.work()
 	}
+	return nil
 }
 
 // consume moves events from sub into the queue, dropping those that do not

@@ -66,7 +66,7 @@
 //	cfg := tus.Config{StoreComposer: composer}
 //	d.Configure(&cfg) // the blocking hooks
 //	h, err := tus.NewHandler(cfg)
-//	d.Start(h)        // the post hooks
+//	err = d.Start(h)  // the post hooks
 //
 // Configure sets the tus.Config callbacks of the enabled blocking hooks:
 // PreUploadCreateCallback (pre-create), PreFinishResponseCallback

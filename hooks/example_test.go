@@ -108,7 +108,9 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	d.Start(h) // the post hooks
+	if err := d.Start(h); err != nil { // the post hooks
+		log.Fatal(err)
+	}
 	srv := httptest.NewServer(http.StripPrefix("/files/", h))
 
 	create := func(name string) {

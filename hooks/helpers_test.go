@@ -194,7 +194,9 @@ func newEnv(t *testing.T, cfg hooks.Config, mod func(*tus.Config)) *env {
 		t.Fatal(err)
 	}
 	e.h = h
-	d.Start(h)
+	if err := d.Start(h); err != nil {
+		t.Fatal(err)
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/files/", http.StripPrefix("/files/", h))
 	e.srv = httptest.NewServer(mux)

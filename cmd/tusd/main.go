@@ -125,7 +125,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	stopCounting := m.countUploads(h)
 	if dispatcher != nil {
-		dispatcher.Start(h)
+		if err := dispatcher.Start(h); err != nil {
+			return errors.Join(err, ln.Close(), closeStore())
+		}
 	}
 	attrs := []any{"address", addr + o.basePath, "listen", listenAddr, "version", versionString()}
 	attrs = append(attrs, storeAttrs...)
