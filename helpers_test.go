@@ -588,3 +588,29 @@ func idFromLocation(t testing.TB, loc string) string {
 	}
 	return loc[i+1:]
 }
+
+// onlyUnfinished returns the ID of the one upload whose last FinishUpload
+// failed, failing t unless there is exactly one.
+func (s *memStore) onlyUnfinished(t testing.TB) string {
+	t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var ids []string
+	for id, u := range s.uploads {
+		if u.finishes > 0 && !u.finished {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) != 1 {
+		t.Fatalf("uploads with a failed finish: %v, want exactly one", ids)
+	}
+	return ids[0]
+}
+
+// finishedUpload reports whether upload id's last FinishUpload succeeded.
+func (s *memStore) finishedUpload(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	u, ok := s.uploads[id]
+	return ok && u.finished
+}
