@@ -15,49 +15,37 @@ import (
 
 // AsTerminatableUpload returns up for termination.
 func (s *Store) AsTerminatableUpload(up tus.Upload) tus.TerminatableUpload {
-	if u, ok := own(up); ok {
-		return u
-	}
-	return foreignUpload{up}
+	return as[tus.TerminatableUpload](up)
 }
 
 // AsConcatableUpload returns up for concatenation.
 func (s *Store) AsConcatableUpload(up tus.Upload) tus.ConcatableUpload {
-	if u, ok := own(up); ok {
-		return u
-	}
-	return foreignUpload{up}
+	return as[tus.ConcatableUpload](up)
 }
 
 // AsLengthDeclarableUpload returns up for declaring its length.
 func (s *Store) AsLengthDeclarableUpload(up tus.Upload) tus.LengthDeclarableUpload {
-	if u, ok := own(up); ok {
-		return u
-	}
-	return foreignUpload{up}
+	return as[tus.LengthDeclarableUpload](up)
 }
 
 // AsServableUpload returns up for downloads.
 func (s *Store) AsServableUpload(up tus.Upload) tus.ServableUpload {
-	if u, ok := own(up); ok {
-		return u
-	}
-	return foreignUpload{up}
+	return as[tus.ServableUpload](up)
 }
 
 // AsFinishReporter returns up for telling whether its multipart upload was
 // completed (see finish.go).
 func (s *Store) AsFinishReporter(up tus.Upload) tus.FinishReporter {
-	if u, ok := own(up); ok {
-		return u
-	}
-	return foreignUpload{up}
+	return as[tus.FinishReporter](up)
 }
 
-// own returns up as an upload of this package.
-func own(up tus.Upload) (*upload, bool) {
-	u, ok := up.(*upload)
-	return u, ok && u != nil
+// as returns up, an upload of this store, as capability C, or for any
+// other upload a foreignUpload, which implements every capability.
+func as[C any](up tus.Upload) C {
+	if u, ok := up.(*upload); ok && u != nil {
+		return any(u).(C)
+	}
+	return any(foreignUpload{up}).(C)
 }
 
 // foreignUpload stands for an upload that does not belong to an s3store;
@@ -84,4 +72,16 @@ var (
 	_ tus.LengthDeferrerDataStore = (*Store)(nil)
 	_ tus.ContentServerDataStore  = (*Store)(nil)
 	_ tus.FinishReporterDataStore = (*Store)(nil)
+
+	_ capabilities = (*upload)(nil)
+	_ capabilities = foreignUpload{}
 )
+
+// capabilities are what as converts to: both of its types must have them.
+type capabilities interface {
+	tus.TerminatableUpload
+	tus.ConcatableUpload
+	tus.LengthDeclarableUpload
+	tus.ServableUpload
+	tus.FinishReporter
+}
