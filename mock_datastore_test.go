@@ -430,6 +430,118 @@ func (mr *MockServableUploadMockRecorder) ServeContent(ctx, w, r interface{}) *g
 	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "ServeContent", reflect.TypeOf((*MockServableUpload)(nil).ServeContent), ctx, w, r)
 }
 
+// MockFinishReporterDataStore is a mock of FinishReporterDataStore interface.
+type MockFinishReporterDataStore struct {
+	ctrl     *gomock.Controller
+	recorder *MockFinishReporterDataStoreMockRecorder
+}
+
+// MockFinishReporterDataStoreMockRecorder is the mock recorder for MockFinishReporterDataStore.
+type MockFinishReporterDataStoreMockRecorder struct {
+	mock *MockFinishReporterDataStore
+}
+
+// NewMockFinishReporterDataStore creates a new mock instance.
+func NewMockFinishReporterDataStore(ctrl *gomock.Controller) *MockFinishReporterDataStore {
+	mock := &MockFinishReporterDataStore{ctrl: ctrl}
+	mock.recorder = &MockFinishReporterDataStoreMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockFinishReporterDataStore) EXPECT() *MockFinishReporterDataStoreMockRecorder {
+	return m.recorder
+}
+
+// AsFinishReporter mocks base method.
+func (m *MockFinishReporterDataStore) AsFinishReporter(upload tus.Upload) tus.FinishReporter {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "AsFinishReporter", upload)
+	ret0, _ := ret[0].(tus.FinishReporter)
+	return ret0
+}
+
+// AsFinishReporter indicates an expected call of AsFinishReporter.
+func (mr *MockFinishReporterDataStoreMockRecorder) AsFinishReporter(upload interface{}) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "AsFinishReporter", reflect.TypeOf((*MockFinishReporterDataStore)(nil).AsFinishReporter), upload)
+}
+
+// MockFinishReporter is a mock of FinishReporter interface.
+type MockFinishReporter struct {
+	ctrl     *gomock.Controller
+	recorder *MockFinishReporterMockRecorder
+}
+
+// MockFinishReporterMockRecorder is the mock recorder for MockFinishReporter.
+type MockFinishReporterMockRecorder struct {
+	mock *MockFinishReporter
+}
+
+// NewMockFinishReporter creates a new mock instance.
+func NewMockFinishReporter(ctrl *gomock.Controller) *MockFinishReporter {
+	mock := &MockFinishReporter{ctrl: ctrl}
+	mock.recorder = &MockFinishReporterMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockFinishReporter) EXPECT() *MockFinishReporterMockRecorder {
+	return m.recorder
+}
+
+// Finished mocks base method.
+func (m *MockFinishReporter) Finished() bool {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Finished")
+	ret0, _ := ret[0].(bool)
+	return ret0
+}
+
+// Finished indicates an expected call of Finished.
+func (mr *MockFinishReporterMockRecorder) Finished() *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Finished", reflect.TypeOf((*MockFinishReporter)(nil).Finished))
+}
+
+// MockUsageReporter is a mock of UsageReporter interface.
+type MockUsageReporter struct {
+	ctrl     *gomock.Controller
+	recorder *MockUsageReporterMockRecorder
+}
+
+// MockUsageReporterMockRecorder is the mock recorder for MockUsageReporter.
+type MockUsageReporterMockRecorder struct {
+	mock *MockUsageReporter
+}
+
+// NewMockUsageReporter creates a new mock instance.
+func NewMockUsageReporter(ctrl *gomock.Controller) *MockUsageReporter {
+	mock := &MockUsageReporter{ctrl: ctrl}
+	mock.recorder = &MockUsageReporterMockRecorder{mock}
+	return mock
+}
+
+// EXPECT returns an object that allows the caller to indicate expected use.
+func (m *MockUsageReporter) EXPECT() *MockUsageReporterMockRecorder {
+	return m.recorder
+}
+
+// Usage mocks base method.
+func (m *MockUsageReporter) Usage(ctx context.Context) (int64, error) {
+	m.ctrl.T.Helper()
+	ret := m.ctrl.Call(m, "Usage", ctx)
+	ret0, _ := ret[0].(int64)
+	ret1, _ := ret[1].(error)
+	return ret0, ret1
+}
+
+// Usage indicates an expected call of Usage.
+func (mr *MockUsageReporterMockRecorder) Usage(ctx interface{}) *gomock.Call {
+	mr.mock.ctrl.T.Helper()
+	return mr.mock.ctrl.RecordCallWithMethodType(mr.mock, "Usage", reflect.TypeOf((*MockUsageReporter)(nil).Usage), ctx)
+}
+
 // MockLocker is a mock of Locker interface.
 type MockLocker struct {
 	ctrl     *gomock.Controller
