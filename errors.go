@@ -3,6 +3,8 @@ package tus
 import (
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 )
 
 // Error is a protocol error: it carries the HTTP status the handler answers
@@ -22,6 +24,8 @@ type Error struct {
 
 	// discard makes the error match ErrDiscardChunk (ErrChecksumMismatch).
 	discard bool
+	// retryAfter is the Retry-After of a 503 or 429 (see WithRetryAfter).
+	retryAfter time.Duration
 }
 
 // NewError returns a protocol error with the given status, code and message.
@@ -73,6 +77,32 @@ func (e *Error) WithMessage(message string) *Error {
 	c := *e
 	c.Message = message
 	return &c
+}
+
+// WithRetryAfter returns a copy of e that tells the client to retry after d
+// (the Retry-After header, in whole seconds, at least 1). It matters for
+// 503 and 429 responses, which without it say DefaultRetryAfter.
+func (e *Error) WithRetryAfter(d time.Duration) *Error {
+	c := *e
+	c.retryAfter = d
+	return &c
+}
+
+// DefaultRetryAfter is the Retry-After of a 503 or 429 response whose error
+// does not say (WithRetryAfter).
+const DefaultRetryAfter = 5 * time.Second
+
+// retryAfterHeader returns the Retry-After value for e, or "" if its status
+// takes none.
+func (e *Error) retryAfterHeader() string {
+	if e.Status != http.StatusServiceUnavailable && e.Status != http.StatusTooManyRequests {
+		return ""
+	}
+	d := e.retryAfter
+	if d <= 0 {
+		d = DefaultRetryAfter
+	}
+	return strconv.FormatInt(int64(max(d.Round(time.Second), time.Second)/time.Second), 10)
 }
 
 // Sentinel protocol errors. Compare with errors.Is; the handler answers each
@@ -143,6 +173,11 @@ var (
 	ErrNotImplemented = NewError(http.StatusNotImplemented, "ERR_NOT_IMPLEMENTED", "not supported by this server")
 	// ErrAccessDenied (403): the access callback refused the request.
 	ErrAccessDenied = NewError(http.StatusForbidden, "ERR_ACCESS_DENIED", "access denied")
+	// ErrUnavailable (503): a service the upload depends on (its storage,
+	// the locker) did not answer in time or refused for now; the request
+	// changed nothing it did not report, and the client may retry after
+	// the response's Retry-After. Stores and lockers wrap it.
+	ErrUnavailable = NewError(http.StatusServiceUnavailable, "ERR_SERVICE_UNAVAILABLE", "a service this upload depends on is unavailable; try again later")
 	// ErrInternal (500): anything unexpected. The client sees only this
 	// message and a request ID; the cause is logged.
 	ErrInternal = NewError(http.StatusInternalServerError, "ERR_INTERNAL_SERVER_ERROR", "internal server error")

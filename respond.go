@@ -31,6 +31,9 @@ func (h *Handler) sendError(q *request, err error) {
 	if e == nil {
 		e = ErrInternal.WithMessage(ErrInternal.Message + " (request ID " + q.rid + ")")
 	}
+	if ra := e.retryAfterHeader(); ra != "" {
+		q.w.Header().Set("Retry-After", ra)
+	}
 	h.observeError(q, e.Status, e.Code)
 	writeText(q, e.Status, e.Error())
 }
