@@ -151,7 +151,23 @@ func (h *Handler) loadPartials(r *http.Request, ids []string) ([]Upload, []FileI
 // A partial that looks complete may be in the middle of a chunk that will
 // still be rejected (a checksum mismatch), so each is confirmed under its
 // own lock, which makes a request still writing it finish first. A
-// complete upload cannot change afterwards: it takes no more bytes.
+// complete upload cannot change afterwards: it takes no more bytes. A
+// partial named more than once is confirmed once; ConcatUploads still gets
+// every occurrence, in order.
+//
+// Lock order: this is the only place where a request holds two upload
+// locks, and it cannot deadlock. The request holds the final upload's lock
+// (POST creating it, HEAD, or GET through completePendingFinal) and takes
+// the partials' locks one at a time in confirmComplete, which lets go of
+// each before the next is taken: at most its own lock plus one partial's,
+// always final first, then partial. No request that holds a partial's lock
+// takes another lock: concatIfReady does nothing for an upload that is not
+// final, confirmComplete only reads under the partial's lock, and a final
+// upload is never a partial of another (loadPartials refuses uploads that
+// are not partial), so nobody waits for a final's lock while holding a
+// partial's. Nor does a request ask for a lock it already holds: its final
+// upload is not among the partials (they are partial uploads), and each
+// partial's lock is let go before the next, a repeated one included.
 func (h *Handler) tryConcat(r *http.Request, up Upload, info *FileInfo, partials []Upload, pinfos []FileInfo) (bool, HTTPResponse, error) {
 	ctx := r.Context()
 	for _, pi := range pinfos {
@@ -179,7 +195,8 @@ func (h *Handler) tryConcat(r *http.Request, up Upload, info *FileInfo, partials
 }
 
 // confirmComplete re-reads upload id under its lock and reports whether it
-// is complete.
+// is complete. It takes no other lock and lets go of id's before it returns
+// (see the lock order at tryConcat).
 func (h *Handler) confirmComplete(r *http.Request, id string) (bool, error) {
 	hl, err := h.lockUpload(r, id)
 	if err != nil {
