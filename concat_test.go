@@ -207,3 +207,98 @@ func TestConcatenationUnfinishedFlow(t *testing.T) {
 	eq(t, "GET status", w.Code, http.StatusOK)
 	eq(t, "GET body", w.Body.String(), "hello world")
 }
+
+// tus 1.0, Concatenation: "The same partial upload MAY be present multiple
+// times in the Upload-Concat header in one upload creation request or MAY be
+// used in multiple upload creation requests." Each occurrence is copied, in
+// order, and the partials stay as they were.
+func TestConcatenationRepeatedPartial(t *testing.T) {
+	h, store, locker := newMemHandler(t, tus.Config{})
+	create := func(length string) string {
+		w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Length": length, "Upload-Concat": "partial"}))
+		mustEq(t, "create partial", w.Code, http.StatusCreated)
+		return idFromLocation(t, w.Header().Get("Location"))
+	}
+	patch := func(id, offset, body string) {
+		w := serve(t, h, newReq(http.MethodPatch, "/"+id, strings.NewReader(body), hdr{"Content-Type": octet, "Upload-Offset": offset}))
+		mustEq(t, "PATCH status", w.Code, http.StatusNoContent)
+	}
+	// final creates a final upload of the partials ids and checks its
+	// content, its length and the partials its HEAD names.
+	final := func(want string, ids ...string) string {
+		t.Helper()
+		urls := make([]string, len(ids))
+		for i, id := range ids {
+			urls[i] = "/files/" + id
+		}
+		w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Concat": "final;" + strings.Join(urls, " ")}))
+		mustEq(t, "create final", w.Code, http.StatusCreated)
+		eq(t, "Upload-Offset", w.Header().Get("Upload-Offset"), fmt.Sprint(len(want)))
+		fin := idFromLocation(t, w.Header().Get("Location"))
+		data, finishes, _ := store.state(fin)
+		eq(t, "final content", data, want)
+		eq(t, "final FinishUpload calls", finishes, 1)
+
+		w = serve(t, h, newReq(http.MethodHead, "/"+fin, nil, nil))
+		eq(t, "Upload-Length", w.Header().Get("Upload-Length"), fmt.Sprint(len(want)))
+		abs := make([]string, len(ids))
+		for i, id := range ids {
+			abs[i] = "http://" + testHost + "/files/" + id
+		}
+		eq(t, "Upload-Concat", w.Header().Get("Upload-Concat"), "final;"+strings.Join(abs, " "))
+		w = serve(t, h, newReq(http.MethodGet, "/"+fin, nil, nil))
+		eq(t, "GET body", w.Body.String(), want)
+		return fin
+	}
+	a, b := create("5"), create("3")
+	patch(a, "0", "AAAAa")
+	patch(b, "0", "bbB")
+
+	final("AAAAabbBAAAAa", a, b, a)
+	final("AAAAabbB", a, b)
+	final("bbBAAAAaAAAAa", b, a, a)
+	for id, want := range map[string]string{a: "AAAAa", b: "bbB"} {
+		data, finishes, _ := store.state(id)
+		eq(t, "partial content", data, want)
+		eq(t, "partial FinishUpload calls", finishes, 1)
+	}
+	eq(t, "locks held", locker.Len(), 0)
+	store.checkInvariants(t, 0)
+}
+
+// A final upload naming a partial twice, created before that partial is
+// complete, is filled once it is.
+func TestConcatenationRepeatedPartialUnfinished(t *testing.T) {
+	h, store, locker := newMemHandler(t, tus.Config{})
+	create := func(length string) string {
+		w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Length": length, "Upload-Concat": "partial"}))
+		mustEq(t, "create partial", w.Code, http.StatusCreated)
+		return idFromLocation(t, w.Header().Get("Location"))
+	}
+	patch := func(id, offset, body string) {
+		w := serve(t, h, newReq(http.MethodPatch, "/"+id, strings.NewReader(body), hdr{"Content-Type": octet, "Upload-Offset": offset}))
+		mustEq(t, "PATCH status", w.Code, http.StatusNoContent)
+	}
+	a, b := create("4"), create("2")
+	patch(b, "0", "bb")
+	patch(a, "0", "AA")
+	w := serve(t, h, newReq(http.MethodPost, "/", nil, hdr{"Upload-Concat": "final;/files/" + a + " /files/" + b + " /files/" + a}))
+	mustEq(t, "create final", w.Code, http.StatusCreated)
+	absent(t, w.Header(), "Upload-Offset")
+	fin := idFromLocation(t, w.Header().Get("Location"))
+
+	w = serve(t, h, newReq(http.MethodHead, "/"+fin, nil, nil))
+	absent(t, w.Header(), "Upload-Offset")
+	eq(t, "Upload-Length", w.Header().Get("Upload-Length"), "10")
+
+	patch(a, "2", "Aa")
+	w = serve(t, h, newReq(http.MethodHead, "/"+fin, nil, nil))
+	eq(t, "Upload-Offset after the partial finished", w.Header().Get("Upload-Offset"), "10")
+	data, finishes, _ := store.state(fin)
+	eq(t, "final content", data, "AAAabbAAAa")
+	eq(t, "final FinishUpload calls", finishes, 1)
+	w = serve(t, h, newReq(http.MethodGet, "/"+fin, nil, nil))
+	eq(t, "GET body", w.Body.String(), "AAAabbAAAa")
+	eq(t, "locks held", locker.Len(), 0)
+	store.checkInvariants(t, 0)
+}

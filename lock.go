@@ -8,11 +8,19 @@ import (
 	"time"
 )
 
-// Lock order: a request holds at most two upload locks at once, its own
-// upload's and then one partial upload's (a final upload confirms each of
-// its partials under the partial's lock, one after the other, see
-// concat.go). No request that holds a partial's lock takes another lock, so
-// no two requests can wait for each other.
+// Lock order: a request holds at most two upload locks at once, and cannot
+// deadlock. A final upload's concatenation (tryConcatLocked in concat.go)
+// is the only place that holds two: the request holds the final upload's
+// lock (POST creating it, HEAD, or GET through completePendingFinal) and
+// takes the partials' locks one at a time in confirmComplete, letting go of
+// each before the next: always final first, then one partial. No request
+// that holds a partial's lock takes another lock: concatIfReadyLocked does
+// nothing for an upload that is not final, confirmComplete only reads
+// under the partial's lock, and a final upload is never a partial of
+// another (loadPartials refuses uploads that are not partial). Nor does a
+// request ask for a lock it already holds: its final upload is not among
+// the partials, and each partial's lock, a repeated one included, is let
+// go before the next is taken.
 
 // releaseGrace is how long a request asked to let go of its lock may still
 // read: long enough to store what already arrived from a client that went

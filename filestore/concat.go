@@ -14,7 +14,11 @@ import (
 // ConcatUploads fills the receiver, a final upload, with the bytes of
 // partials in order. Each partial must be an upload of a FileStore (any
 // FileStore); the copy goes file to file, which on Linux uses
-// copy_file_range and keeps the bytes out of user space.
+// copy_file_range and keeps the bytes out of user space. The same partial
+// may appear more than once (tus 1.0 allows it) and may be used by other
+// final uploads at the same time: each occurrence is copied in full, and a
+// partial's data file is only opened for reading, never moved, cut or
+// locked.
 //
 // The final data file is cut to zero bytes before the copy and again if the
 // copy fails, so a failed concatenation leaves an empty final upload. When

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -894,6 +895,95 @@ func TestConcatUploads(t *testing.T) {
 			t.Errorf("ConcatUploads = %v, want ErrNotFound", err)
 		}
 	})
+}
+
+// TestConcatUploadsRepeatedPartial: tus 1.0 lets a final upload name the
+// same partial several times and several final uploads use one partial.
+// Each occurrence is copied whole, the partials keep their files byte for
+// byte, and final uploads can read the same partials at the same time.
+func TestConcatUploadsRepeatedPartial(t *testing.T) {
+	ctx := context.Background()
+	s, _ := testStore(t, Options{})
+	a := bytes.Repeat([]byte("partial-A:"), 3000)
+	b := append(bytes.Repeat([]byte{0xb0, 0xb1, 0xb2}, 7001), '!')
+	pa, pb := create(t, s, "pa", int64(len(a))), create(t, s, "pb", int64(len(b)))
+	write(t, pa, 0, a)
+	write(t, pb, 0, b)
+	files := []string{s.dataPath("pa"), s.infoPath("pa"), s.dataPath("pb"), s.infoPath("pb")}
+	before := make(map[string][]byte)
+	for _, f := range files {
+		var err error
+		if before[f], err = os.ReadFile(f); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// load returns a fresh handle on upload id, as the handler has for each
+	// partial it names.
+	load := func(id string) tus.Upload {
+		up, err := s.GetUpload(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return up
+	}
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+
+	finals := []struct {
+		id       string
+		partials []tus.Upload
+		want     []byte
+	}{
+		{"aba", []tus.Upload{pa, pb, pa}, cat(a, b, a)}, // one handle twice
+		{"aba-loaded", []tus.Upload{load("pa"), load("pb"), load("pa")}, cat(a, b, a)},
+		{"ab", []tus.Upload{load("pa"), load("pb")}, cat(a, b)},
+		{"baa", []tus.Upload{load("pb"), load("pa"), load("pa")}, cat(b, a, a)},
+		{"aaaa", []tus.Upload{pa, pa, pa, pa}, cat(a, a, a, a)},
+	}
+	// All at once: nothing in a concatenation may hold a partial exclusively.
+	errs := make([]error, len(finals))
+	var wg sync.WaitGroup
+	for i, f := range finals {
+		up, err := s.NewUpload(ctx, tus.FileInfo{ID: f.id, Size: int64(len(f.want)), IsFinal: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = s.AsConcatableUpload(up).ConcatUploads(ctx, f.partials); errs[i] == nil {
+				errs[i] = up.FinishUpload(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	for i, f := range finals {
+		if errs[i] != nil {
+			t.Errorf("final %s: %v", f.id, errs[i])
+			continue
+		}
+		got, err := os.ReadFile(s.dataPath(f.id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, f.want) {
+			t.Errorf("final %s holds %d bytes, want %d (byte-exact)", f.id, len(got), len(f.want))
+		}
+		if off := offsetOf(t, load(f.id)); off != int64(len(f.want)) {
+			t.Errorf("final %s offset = %d, want %d", f.id, off, len(f.want))
+		}
+	}
+	for _, f := range files {
+		got, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatalf("partial file after concatenation: %v", err)
+		}
+		if !bytes.Equal(got, before[f]) {
+			t.Errorf("concatenation changed %s", filepath.Base(f))
+		}
+	}
+	if off := offsetOf(t, load("pa")); off != int64(len(a)) {
+		t.Errorf("partial pa offset = %d, want %d", off, len(a))
+	}
 }
 
 // fakeUpload is a tus.Upload of no FileStore.

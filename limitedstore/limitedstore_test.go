@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -438,6 +439,53 @@ func TestConcatenation(t *testing.T) {
 
 	c2.terminate(final)
 	checkUsed(t, ls2, ls2Dir, 60)
+}
+
+// TestConcatenationRepeatedPartial: a final upload that names a partial
+// twice (tus 1.0 allows it) counts its whole size, the partial's bytes
+// twice, and terminating it releases exactly that.
+func TestConcatenationRepeatedPartial(t *testing.T) {
+	dir := t.TempDir()
+	const sizeA, sizeB = 30, 20
+	c, ls := serve(t, dir, (sizeA+sizeB)+(2*sizeA+sizeB)+(sizeA+sizeB))
+	a, b := data(sizeA, 1), data(sizeB, 2)
+	pa := c.mustCreate(sizeA, "Upload-Concat", "partial")
+	pb := c.mustCreate(sizeB, "Upload-Concat", "partial")
+	c.mustPatch(pa, 0, a)
+	c.mustPatch(pb, 0, b)
+	checkUsed(t, ls, dir, sizeA+sizeB)
+
+	final := func(want []byte, partials ...string) string {
+		t.Helper()
+		resp, body, u := c.create("Upload-Concat", "final;"+strings.Join(partials, " "))
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("final upload of %d bytes: %s %q", len(want), resp.Status, body)
+		}
+		if _, got := c.do(http.MethodGet, u, nil); got != string(want) {
+			t.Fatalf("final upload holds %q, want %q", got, want)
+		}
+		return u
+	}
+	aba := final(slices.Concat(a, b, a), pa, pb, pa)
+	checkUsed(t, ls, dir, (sizeA+sizeB)+(2*sizeA+sizeB))
+
+	// 50 bytes are left: B, A, A (80 bytes) does not fit, A, B (50) does.
+	resp, body, _ := c.create("Upload-Concat", "final;"+pb+" "+pa+" "+pa)
+	mustBeFull(t, "final upload B A A of 80 bytes with 50 left", resp, body)
+	checkUsed(t, ls, dir, (sizeA+sizeB)+(2*sizeA+sizeB))
+	ab := final(slices.Concat(a, b), pa, pb)
+	checkUsed(t, ls, dir, (sizeA+sizeB)+(2*sizeA+sizeB)+(sizeA+sizeB))
+
+	// Terminating A, B, A releases its 80 bytes, room for B, A, A.
+	c.terminate(aba)
+	checkUsed(t, ls, dir, (sizeA+sizeB)+(sizeA+sizeB))
+	baa := final(slices.Concat(b, a, a), pb, pa, pa)
+	checkUsed(t, ls, dir, (sizeA+sizeB)+(sizeA+sizeB)+(2*sizeA+sizeB))
+
+	for _, u := range []string{baa, ab, pa, pb} {
+		c.terminate(u)
+	}
+	checkUsed(t, ls, dir, 0)
 }
 
 func TestConcatenationUnfinished(t *testing.T) {

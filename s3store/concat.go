@@ -23,6 +23,11 @@ import (
 // Options.DisablePartCopy or EqualParts, or when the service answers
 // NotImplemented, the partials are streamed from GetObject into parts the
 // way a PATCH is, with bounded memory. The handler calls FinishUpload next.
+//
+// The same partial may appear more than once (tus 1.0 allows it), and
+// several final uploads may use it at the same time: each occurrence
+// becomes parts of its own, and a partial's objects are only read, never
+// changed or deleted.
 func (u *upload) ConcatUploads(ctx context.Context, partials []tus.Upload) (err error) {
 	defer func() { u.keep(err) }()
 	srcs := make([]*upload, len(partials))

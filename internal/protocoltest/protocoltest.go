@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"sync"
@@ -47,6 +48,8 @@ func Run(t *testing.T, newComposer NewComposer) {
 		{"Concatenation", testConcatenation},
 		{"ConcatenationUnfinished", testConcatenationUnfinished},
 		{"ConcatenationSkipsRejectedChunk", testConcatenationSkipsRejectedChunk},
+		{"ConcatenationRepeatedPartial", testConcatenationRepeatedPartial},
+		{"ConcatenationRepeatedPartialUnfinished", testConcatenationRepeatedPartialUnfinished},
 		{"Termination", testTermination},
 		{"UnicodeMetadata", testUnicodeMetadata},
 		{"RangeDownload", testRangeDownload},
@@ -450,6 +453,180 @@ func testConcatenationSkipsRejectedChunk(t *testing.T, nc NewComposer) {
 	c.mustPatch(p, 0, []byte("good!"))
 	if composer.UsesContentServer() && string(c.download(final)) != "good!" {
 		t.Fatal("final upload differs")
+	}
+}
+
+// repeatSizes are the sizes of the two partials of the tests of a partial
+// named several times: small ones, which S3 stores must stream, and ones
+// past S3's 5 MiB minimum part size, which they may copy part by part.
+var repeatSizes = []struct {
+	name string
+	a, b int
+}{
+	{"small", 3<<10 + 5, 5<<10 + 1},
+	{"part-copy", 5<<20 + 123, 5<<20 + 7},
+}
+
+// pattern returns n bytes of a repeating pattern that starts with tag, so
+// that the bytes of different partials and their order tell apart.
+func pattern(n int, tag string) []byte {
+	b := make([]byte, n)
+	unit := []byte(tag + "-0123456789abcdefghijklmnopqrstuvwxyz|")
+	for i := range b {
+		b[i] = unit[i%len(unit)]
+	}
+	// A different last byte catches a copy that is one byte short or long.
+	if n > 0 {
+		b[n-1] = '$'
+	}
+	return b
+}
+
+// concatOf returns the concatenation of parts.
+func concatOf(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// createFinal creates a final upload of the partials at urls and returns
+// its URL and the creation response.
+func (c *client) createFinal(urls ...string) (string, *http.Response) {
+	c.t.Helper()
+	res, body := c.do(http.MethodPost, c.base, nil, "Upload-Concat", "final;"+strings.Join(urls, " "))
+	if res.StatusCode != http.StatusCreated {
+		c.t.Fatalf("POST final of %d partials: %d %q", len(urls), res.StatusCode, body)
+	}
+	loc := res.Header.Get("Location")
+	if loc == "" {
+		c.t.Fatal("POST final: no Location")
+	}
+	return loc, res
+}
+
+// checkFinal checks with HEAD and, where the store serves content, GET that
+// the final upload at u is complete and holds exactly want, and that its
+// Upload-Concat header names the partials in order.
+func checkFinal(t *testing.T, c *client, composer *tus.StoreComposer, u string, want []byte, partials ...string) {
+	t.Helper()
+	res, _ := c.do(http.MethodHead, u, nil)
+	n := strconv.Itoa(len(want))
+	if res.StatusCode != http.StatusOK || res.Header.Get("Upload-Offset") != n || res.Header.Get("Upload-Length") != n {
+		t.Fatalf("HEAD final: %d, Upload-Offset %q, Upload-Length %q; want 200 and %s for both",
+			res.StatusCode, res.Header.Get("Upload-Offset"), res.Header.Get("Upload-Length"), n)
+	}
+	named := strings.Fields(strings.TrimPrefix(res.Header.Get("Upload-Concat"), "final;"))
+	if len(named) != len(partials) {
+		t.Fatalf("HEAD final: Upload-Concat %q names %d uploads, want %d", res.Header.Get("Upload-Concat"), len(named), len(partials))
+	}
+	for i, p := range partials {
+		if path.Base(named[i]) != path.Base(p) {
+			t.Fatalf("HEAD final: Upload-Concat %q: upload %d is %s, want %s", res.Header.Get("Upload-Concat"), i, named[i], p)
+		}
+	}
+	if composer.UsesContentServer() {
+		if got := c.download(u); !bytes.Equal(got, want) {
+			t.Fatalf("download of the final upload: %d bytes, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+		}
+	}
+}
+
+// checkPartial checks that the partial upload at u is still complete and
+// holds exactly want.
+func checkPartial(t *testing.T, c *client, composer *tus.StoreComposer, u string, want []byte) {
+	t.Helper()
+	if got := c.offset(u); got != int64(len(want)) {
+		t.Fatalf("partial offset after concatenation = %d, want %d", got, len(want))
+	}
+	if composer.UsesContentServer() {
+		if got := c.download(u); !bytes.Equal(got, want) {
+			t.Fatalf("partial upload changed by concatenation: %d bytes, want %d; first difference at %d", len(got), len(want), firstDiff(got, want))
+		}
+	}
+}
+
+// firstDiff returns the index of the first byte where a and b differ.
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// tus 1.0, Concatenation: "The same partial upload MAY be present multiple
+// times in the Upload-Concat header in one upload creation request or MAY
+// be used in multiple upload creation requests."
+func testConcatenationRepeatedPartial(t *testing.T, nc NewComposer) {
+	for _, sz := range repeatSizes {
+		t.Run(sz.name, func(t *testing.T) {
+			c, composer := serve(t, nc, nil)
+			if !composer.UsesConcater() {
+				t.Skip("store does not concatenate")
+			}
+			a, b := pattern(sz.a, "A"), pattern(sz.b, "B")
+			ua := c.create(int64(len(a)), "Upload-Concat", "partial")
+			ub := c.create(int64(len(b)), "Upload-Concat", "partial")
+			c.mustPatch(ua, 0, a)
+			c.mustPatch(ub, 0, b)
+
+			aba := concatOf(a, b, a)
+			final, res := c.createFinal(ua, ub, ua)
+			if got := res.Header.Get("Upload-Offset"); got != strconv.Itoa(len(aba)) {
+				t.Fatalf("POST final A B A: Upload-Offset %q, want %d", got, len(aba))
+			}
+			checkFinal(t, c, composer, final, aba, ua, ub, ua)
+
+			// The same partials in two more final uploads.
+			final1, _ := c.createFinal(ua, ub)
+			final2, _ := c.createFinal(ub, ua, ua)
+			checkFinal(t, c, composer, final1, concatOf(a, b), ua, ub)
+			checkFinal(t, c, composer, final2, concatOf(b, a, a), ub, ua, ua)
+
+			// Nothing was taken from the partials or the earlier final.
+			checkPartial(t, c, composer, ua, a)
+			checkPartial(t, c, composer, ub, b)
+			checkFinal(t, c, composer, final, aba, ua, ub, ua)
+		})
+	}
+}
+
+// A partial named twice by final uploads created before it is complete
+// (concatenation-unfinished): each is filled once the partial is.
+func testConcatenationRepeatedPartialUnfinished(t *testing.T, nc NewComposer) {
+	for _, sz := range repeatSizes {
+		t.Run(sz.name, func(t *testing.T) {
+			c, composer := serve(t, nc, nil)
+			if !composer.UsesConcater() {
+				t.Skip("store does not concatenate")
+			}
+			a, b := pattern(sz.a, "A"), pattern(sz.b, "B")
+			ua := c.create(int64(len(a)), "Upload-Concat", "partial")
+			ub := c.create(int64(len(b)), "Upload-Concat", "partial")
+			c.mustPatch(ub, 0, b)
+			c.mustPatch(ua, 0, a[:1000])
+
+			aba, baa := concatOf(a, b, a), concatOf(b, a, a)
+			final, res := c.createFinal(ua, ub, ua)
+			if got := res.Header.Get("Upload-Offset"); got != "" {
+				t.Fatalf("POST final of an unfinished partial: Upload-Offset %q, want none", got)
+			}
+			final2, _ := c.createFinal(ub, ua, ua)
+			res, _ = c.do(http.MethodHead, final, nil)
+			if res.StatusCode != http.StatusOK || res.Header.Get("Upload-Offset") != "" || res.Header.Get("Upload-Length") != strconv.Itoa(len(aba)) {
+				t.Fatalf("HEAD of an unfinished final upload: %d, Upload-Offset %q (must be absent), Upload-Length %q (want %d)",
+					res.StatusCode, res.Header.Get("Upload-Offset"), res.Header.Get("Upload-Length"), len(aba))
+			}
+
+			c.mustPatch(ua, 1000, a[1000:])
+			checkFinal(t, c, composer, final, aba, ua, ub, ua)
+			checkFinal(t, c, composer, final2, baa, ub, ua, ua)
+			checkPartial(t, c, composer, ua, a)
+			checkPartial(t, c, composer, ub, b)
+		})
 	}
 }
 
