@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/tusgo/tus/hooks"
 )
 
@@ -42,6 +43,7 @@ type options struct {
 	dir       string
 	storeSize int64
 	s3        s3Options
+	redis     redisOptions
 
 	// Timeouts.
 	networkTimeout     time.Duration
@@ -115,6 +117,7 @@ var flagGroups = []flagGroup{
 	{"CORS", []string{"disable-cors", "cors-allow-origin", "cors-allow-credentials", "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-max-age"}},
 	{"Storage", []string{"dir", "store-size"}},
 	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes"}},
+	{"Several instances", []string{"redis-url", "redis-lock-lease", "redis-key-prefix"}},
 	{"Timeouts", []string{"network-timeout", "shutdown-timeout", "acquire-lock-timeout"}},
 	{"Hooks", []string{"hooks-dir", "hooks-file-timeout", "hooks-http", "hooks-http-retry", "hooks-http-backoff", "hooks-http-timeout", "hooks-http-forward-headers", "hooks-http-max-response-size", "hooks-enabled-events", "progress-hooks-interval"}},
 	{"Metrics", []string{"expose-metrics", "metrics-path"}},
@@ -139,8 +142,9 @@ S3 credentials and region come from the standard AWS environment variables
 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION,
 AWS_PROFILE, ...) and shared config files (~/.aws/config, ~/.aws/credentials);
 without a configured region, us-east-1 is used. With S3, upload locks are held
-in this process's memory: run one tusd per bucket (several instances on one
-bucket need a shared locker, which is not available yet).
+in this process's memory unless -redis-url names a Redis server: then any
+number of tusd instances may serve one bucket (or one shared -dir) behind any
+load balancer.
 
 Hooks: see README.md, "Hooks", for the events and the JSON both backends
 exchange.
@@ -185,7 +189,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.dir, "dir", "./data", "directory to store uploads in (created if missing); not with -s3-bucket")
 	fs.Int64Var(&o.storeSize, "store-size", 0, "total `bytes` all uploads may take, with -dir or -s3-bucket; a new upload that does not fit is refused with 507 (0: no limit). Uploads on disk count from the start; in S3, from the start of the process")
 
-	fs.StringVar(&o.s3.bucket, "s3-bucket", "", "store uploads in this S3 `bucket` instead of -dir (locks are in memory: one tusd per bucket)")
+	fs.StringVar(&o.s3.bucket, "s3-bucket", "", "store uploads in this S3 `bucket` instead of -dir (locks are in memory, one tusd per bucket, unless -redis-url)")
 	fs.StringVar(&o.s3.endpoint, "s3-endpoint", "", "`URL` of an S3-compatible service (MinIO, versitygw, R2, ...), addressed path-style (default: AWS)")
 	fs.StringVar(&o.s3.objectPrefix, "s3-object-prefix", "", "`prefix` of every object key the S3 store writes, e.g. uploads/")
 	fs.Int64Var(&o.s3.partSize, "s3-part-size", 0, "preferred size of an S3 part, in `bytes` (0: 16 MiB)")
@@ -194,6 +198,10 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.s3.concurrentPartUploads, "s3-concurrent-part-uploads", 0, "parts one request uploads to S3 at the same time (0: 4)")
 	fs.BoolVar(&o.s3.disablePartCopy, "s3-disable-part-copy", false, "concatenate uploads by streaming them instead of UploadPartCopy")
 	fs.BoolVar(&o.s3.disableContentHashes, "s3-disable-content-hashes", false, "send upload bytes to S3 without a SHA-256 in the signature, to save CPU (the CRC32 checksum still guards them; use with HTTPS)")
+
+	fs.StringVar(&o.redis.url, "redis-url", "", "keep upload locks in the Redis server at this `URL` (redis:// or rediss://, with password and DB: redis://:PASSWORD@HOST:6379/0), so that several tusd instances serve one bucket or shared directory")
+	fs.DurationVar(&o.redis.lease, "redis-lock-lease", 30*time.Second, "with -redis-url: how long a lock outlives an instance that died holding it; holders renew it while they live")
+	fs.StringVar(&o.redis.keyPrefix, "redis-key-prefix", "tus:lock:", "with -redis-url: `prefix` of the lock keys and channels, to share one Redis among several services")
 
 	fs.DurationVar(&o.networkTimeout, "network-timeout", 60*time.Second, "how long a request body may send nothing before the request ends; the bytes read are kept (0: no limit)")
 	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take: requests may finish until a quarter of it (at most 5s) is left, then their connections are cut and what they read is stored")
@@ -409,7 +417,34 @@ func (o *options) check(fs *flag.FlagSet) error {
 	if err := o.hooks.check(); err != nil {
 		return err
 	}
+	if err := checkRedisFlags(fs, o.redis); err != nil {
+		return err
+	}
 	return checkS3Flags(fs, o.s3)
+}
+
+// checkRedisFlags refuses a -redis-url that cannot be used, a lease too
+// short to renew, and the other Redis flags without -redis-url.
+func checkRedisFlags(fs *flag.FlagSet, r redisOptions) error {
+	if r.url == "" {
+		var err error
+		fs.Visit(func(f *flag.Flag) {
+			if strings.HasPrefix(f.Name, "redis-") && err == nil {
+				err = fmt.Errorf("-%s needs -redis-url", f.Name)
+			}
+		})
+		return err
+	}
+	if _, err := redis.ParseURL(r.url); err != nil {
+		return fmt.Errorf("-redis-url %s: %v", redactURL(r.url), err)
+	}
+	if r.lease < time.Second {
+		return errors.New("-redis-lock-lease must be at least 1s: holders renew it a few times per lease")
+	}
+	if r.keyPrefix == "" {
+		return errors.New("-redis-key-prefix must not be empty")
+	}
+	return nil
 }
 
 // plainPath matches the URL paths tusd serves at: nothing that a

@@ -23,9 +23,10 @@
 // AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_PROFILE, …) and shared
 // configuration files; without a configured region, us-east-1 is used.
 // -s3-endpoint selects an S3-compatible service (MinIO, versitygw, Cloudflare
-// R2, …), addressed path-style. Locks are then held in the process's memory:
-// run one tusd per bucket, since several instances on one bucket need a
-// shared locker, which is not available yet.
+// R2, …), addressed path-style. Locks are then held in the process's memory
+// (one tusd per bucket) unless -redis-url names a Redis server, which lets
+// any number of tusd instances serve one bucket, or one shared -dir, behind
+// any load balancer.
 package main
 
 import (
@@ -218,13 +219,23 @@ func useStore(ctx context.Context, composer *tus.StoreComposer, o options, logge
 	var attrs []any
 	closeStore := func() error { return nil }
 	var err error
+	shared := o.redis.url != ""
 	if o.s3.bucket != "" {
-		attrs, closeStore, err = useS3(ctx, composer, o.s3, logger, m.observeS3Call)
+		attrs, closeStore, err = useS3(ctx, composer, o.s3, shared, logger, m.observeS3Call)
 	} else {
-		attrs, err = useDir(composer, o.dir)
+		attrs, err = useDir(composer, o.dir, shared)
 	}
 	if err != nil {
 		return nil, nil, err
+	}
+	if shared {
+		lockAttrs, closeLocker, err := useRedisLocker(ctx, composer, o.redis, logger, m)
+		if err != nil {
+			return nil, nil, errors.Join(err, closeStore())
+		}
+		attrs = append(attrs, lockAttrs...)
+		closeOnlyStore := closeStore
+		closeStore = func() error { return errors.Join(closeOnlyStore(), closeLocker()) }
 	}
 	if o.storeSize > 0 {
 		if err := useStoreSize(ctx, composer, o.storeSize); err != nil {

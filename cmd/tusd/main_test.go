@@ -114,6 +114,17 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-s3-bucket", "up", "-dir", "/srv/up"}, wantErr: "-dir and -s3-bucket exclude each other"},
 		{args: []string{"-s3-endpoint", "http://127.0.0.1:9000"}, wantErr: "-s3-endpoint needs -s3-bucket"},
 		{args: []string{"-s3-disable-part-copy"}, wantErr: "-s3-disable-part-copy needs -s3-bucket"},
+
+		// Several instances.
+		{args: []string{"-redis-url", "rediss://:s3cret@redis.example:6380/2", "-redis-lock-lease", "10s", "-redis-key-prefix", "up:"},
+			want: func(o *options) {
+				o.redis = redisOptions{url: "rediss://:s3cret@redis.example:6380/2", lease: 10 * time.Second, keyPrefix: "up:"}
+			}},
+		{args: []string{"-redis-url", "http://redis.example"}, wantErr: "-redis-url http://redis.example: "},
+		{args: []string{"-redis-url", "redis://:s3cret@host/x"}, wantErr: "-redis-url redis://:xxxxx@host/x: "},
+		{args: []string{"-redis-url", "redis://host", "-redis-lock-lease", "500ms"}, wantErr: "-redis-lock-lease must be at least 1s"},
+		{args: []string{"-redis-url", "redis://host", "-redis-key-prefix", ""}, wantErr: "-redis-key-prefix must not be empty"},
+		{args: []string{"-redis-lock-lease", "10s"}, wantErr: "-redis-lock-lease needs -redis-url"},
 	}
 	for _, tc := range tests {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
@@ -205,7 +216,7 @@ func TestHelp(t *testing.T) {
 	// The flag list is the whole truth: nothing listed that is not defined.
 	assert.Len(t, regexp.MustCompile(`(?m)^  -`).FindAllString(help, -1), n)
 	for _, s := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "us-east-1",
-		"one tusd per bucket", "shared locker", "path-style", "TUSD_S3_BUCKET", `(default "/files/")`} {
+		"one tusd per bucket", "-redis-url names a Redis server", "path-style", "TUSD_S3_BUCKET", `(default "/files/")`} {
 		assert.Contains(t, help, s)
 	}
 
@@ -325,4 +336,17 @@ func TestRedactURL(t *testing.T) {
 	assert.Equal(t, "http://hook:xxxxx@example.com/hook?redacted", redactURL("http://hook:pw@example.com/hook?token=s3cr3t"))
 	assert.Equal(t, "https://example.com/hook", redactURL("https://example.com/hook"))
 	assert.Equal(t, "(unparsable URL)", redactURL("http://[::1"))
+	assert.Equal(t, "rediss://:xxxxx@redis.example:6380/2", redactURL("rediss://:s3cret@redis.example:6380/2"))
+	assert.Equal(t, "redis://user:xxxxx@redis.example/0", redactURL("redis://user:s3cret@redis.example/0"))
+}
+
+// TestRedisUnreachable: tusd refuses to start when Redis does not answer,
+// naming the URL without its password.
+func TestRedisUnreachable(t *testing.T) {
+	var logs bytes.Buffer
+	err := run(context.Background(), []string{"-dir", t.TempDir(), "-port", "0", "-redis-url", "redis://:s3cret@127.0.0.1:1/0"},
+		noEnv, io.Discard, &logs, func(string) { t.Error("server started") })
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "redis at redis://:xxxxx@127.0.0.1:1/0 cannot be reached")
+	assert.NotContains(t, err.Error()+logs.String(), "s3cret")
 }

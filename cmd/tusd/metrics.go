@@ -29,6 +29,7 @@ type metrics struct {
 	hookFailures    *prometheus.CounterVec // by hook
 	s3Calls         *prometheus.CounterVec // by operation and outcome
 	s3Duration      *prometheus.HistogramVec
+	locks           *lockMetrics // of the Redis locker
 }
 
 // newMetrics registers every metric, and the Go runtime and process
@@ -70,6 +71,7 @@ func newMetrics() *metrics {
 			Name: "tusd_s3_call_duration_seconds", Help: "Duration of S3 API calls with the SDK's retries, by operation.",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"operation"}),
+		locks: newLockMetrics(),
 	}
 	for _, method := range []string{http.MethodPost, http.MethodHead, http.MethodPatch, http.MethodGet, http.MethodDelete, http.MethodOptions, "OTHER"} {
 		m.requests.WithLabelValues(method) // shown as 0 before the first request
@@ -77,6 +79,7 @@ func newMetrics() *metrics {
 	m.reg.MustRegister(m.requests, m.errors, m.bytesReceived, m.created, m.finished, m.terminated,
 		m.openConnections, m.hookCalls, m.hookFailures, m.s3Calls, m.s3Duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.reg.MustRegister(m.locks.collectors()...)
 	return m
 }
 

@@ -20,25 +20,34 @@ import (
 // S3-compatible services such as MinIO and versitygw accept any.
 const defaultRegion = "us-east-1"
 
-// useDir puts the directory store and its file locker into composer.
-func useDir(composer *tus.StoreComposer, dir string) ([]any, error) {
+// useDir puts the directory store into composer, and its file locker
+// unless shared (a shared locker comes next). Several tusd processes on one
+// host share the directory through the file locks; on a filesystem shared
+// by several hosts, use -redis-url.
+func useDir(composer *tus.StoreComposer, dir string, shared bool) ([]any, error) {
 	store, err := filestore.New(dir)
 	if err != nil {
 		return nil, err
+	}
+	store.UseIn(composer)
+	attrs := []any{"store", "dir", "dir", store.Dir()}
+	if shared {
+		return attrs, nil
 	}
 	locker, err := filestore.NewLocker(dir)
 	if err != nil {
 		return nil, err
 	}
-	store.UseIn(composer)
 	locker.UseIn(composer)
-	return []any{"store", "dir", "dir", store.Dir()}, nil
+	return append(attrs, "locker", "file locks"), nil
 }
 
 // useS3 puts the S3 store and an in-memory locker into composer, after
-// checking that the bucket can be reached. observe, if not nil, sees every
-// S3 call.
-func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logger *slog.Logger, observe s3store.CallObserver) ([]any, func() error, error) {
+// checking that the bucket can be reached. shared says that other
+// processes use the bucket too (a shared locker replaces the memory one):
+// the store then trusts nothing it learnt earlier. observe, if not nil,
+// sees every S3 call.
+func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, shared bool, logger *slog.Logger, observe s3store.CallObserver) ([]any, func() error, error) {
 	cfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading the AWS configuration: %w", err)
@@ -59,8 +68,8 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logge
 		MinPartSize:           so.minPartSize,
 		MaxParts:              so.maxParts,
 		ConcurrentPartUploads: so.concurrentPartUploads,
-		// The locks are in this process's memory: so is the truth.
-		SingleProcess:        true,
+		// With the locks in this process's memory, so is the truth.
+		SingleProcess:        !shared,
 		DisablePartCopy:      so.disablePartCopy,
 		DisableContentHashes: so.disableContentHashes,
 		ObserveCall:          observe,
@@ -77,7 +86,9 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logge
 		return nil, nil, fmt.Errorf("S3 bucket %q cannot be reached: %w", so.bucket, err)
 	}
 	store.UseIn(composer)
-	memorylocker.New().UseIn(composer)
+	if !shared {
+		memorylocker.New().UseIn(composer)
+	}
 
 	endpoint := "AWS" // the SDK's endpoint for the region
 	if e := client.Options().BaseEndpoint; e != nil {
@@ -85,10 +96,14 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, logge
 		endpoint = redactURL(*e)
 	}
 	opts := store.Options()
-	return []any{
+	attrs := []any{
 		"store", "s3", "bucket", so.bucket, "endpoint", endpoint, "region", cfg.Region,
-		"prefix", so.objectPrefix, "part_size", opts.PartSize, "locker", "memory (one tusd per bucket)",
-	}, store.Close, nil
+		"prefix", so.objectPrefix, "part_size", opts.PartSize,
+	}
+	if !shared {
+		attrs = append(attrs, "locker", "memory (one tusd per bucket)")
+	}
+	return attrs, store.Close, nil
 }
 
 // useStoreSize limits the uploads of composer's store to limit bytes in
