@@ -2,6 +2,7 @@ package tus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -35,7 +36,8 @@ func (h *Handler) openLocked(q *request, action string) (Upload, FileInfo, error
 // access callback.
 func (h *Handler) readUpload(q *request, id, action string, access bool) (Upload, FileInfo, error) {
 	up, info, err := h.getUpload(q.ctx(), id)
-	if err != nil {
+	if err != nil && !(action == ActionTerminate && up != nil) {
+		// A damaged upload can only be terminated.
 		return nil, FileInfo{}, err
 	}
 	if access {
@@ -49,7 +51,9 @@ func (h *Handler) readUpload(q *request, id, action string, access bool) (Upload
 	return up, info, nil
 }
 
-// getUpload finds upload id in the store and reads its state.
+// getUpload finds upload id in the store and reads its state. An upload
+// whose record is damaged is returned with its error (ErrCorruptUpload):
+// it can still be terminated.
 func (h *Handler) getUpload(ctx context.Context, id string) (Upload, FileInfo, error) {
 	up, err := h.composer.Core.GetUpload(ctx, id)
 	if err != nil {
@@ -57,6 +61,9 @@ func (h *Handler) getUpload(ctx context.Context, id string) (Upload, FileInfo, e
 	}
 	info, err := up.GetInfo(ctx)
 	if err != nil {
+		if errors.Is(err, ErrCorruptUpload) {
+			return up, FileInfo{ID: id}, err
+		}
 		return nil, FileInfo{}, err
 	}
 	if info.SizeIsDeferred && info.Size > 0 && info.AnnouncedSize == 0 {

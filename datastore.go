@@ -72,7 +72,9 @@ type DataStore interface {
 	// ID is taken.
 	NewUpload(ctx context.Context, info FileInfo) (Upload, error)
 	// GetUpload returns the upload with the given ID, or an error wrapping
-	// ErrNotFound.
+	// ErrNotFound. An upload whose record is damaged is still returned if
+	// its ID exists: its GetInfo fails with an error wrapping
+	// ErrCorruptUpload, and terminating it removes whatever is left.
 	GetUpload(ctx context.Context, id string) (Upload, error)
 }
 

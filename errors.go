@@ -178,6 +178,15 @@ var (
 	// changed nothing it did not report, and the client may retry after
 	// the response's Retry-After. Stores and lockers wrap it.
 	ErrUnavailable = NewError(http.StatusServiceUnavailable, "ERR_SERVICE_UNAVAILABLE", "a service this upload depends on is unavailable; try again later")
+	// ErrInsufficientStorage (507): the storage is full (a disk with no
+	// space left). Stores wrap it; the bytes a chunk stored before are kept
+	// and counted, and the response says the offset.
+	ErrInsufficientStorage = NewError(http.StatusInsufficientStorage, "ERR_INSUFFICIENT_STORAGE", "insufficient storage: the server has no room for more bytes now")
+	// ErrCorruptUpload (500): the upload's record in the store is damaged
+	// (truncated, unreadable or inconsistent). Stores return it from
+	// GetInfo, with the cause for the log; the upload can still be
+	// terminated (DELETE, or TerminateUpload), which removes what is left.
+	ErrCorruptUpload = NewError(http.StatusInternalServerError, "ERR_UPLOAD_CORRUPT", "the upload's record is damaged; it can only be deleted")
 	// ErrInternal (500): anything unexpected. The client sees only this
 	// message and a request ID; the cause is logged.
 	ErrInternal = NewError(http.StatusInternalServerError, "ERR_INTERNAL_SERVER_ERROR", "internal server error")

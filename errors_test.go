@@ -2,6 +2,7 @@ package tus_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -58,4 +59,66 @@ func TestUnavailableAnswers503(t *testing.T) {
 	w := serve(t, h, newReq(http.MethodHead, "/files/abc", nil, nil))
 	eq(t, "404 status", w.Code, http.StatusNotFound)
 	absent(t, w.Header(), "Retry-After")
+}
+
+// corruptStore reports the record of every upload in corrupt as damaged.
+type corruptStore struct {
+	*memStore
+	corrupt map[string]bool
+}
+
+type corruptUpload struct{ tus.Upload }
+
+func (u corruptUpload) GetInfo(context.Context) (tus.FileInfo, error) {
+	return tus.FileInfo{}, fmt.Errorf("memstore: record: unexpected end of JSON input: %w", tus.ErrCorruptUpload)
+}
+
+func (s corruptStore) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
+	up, err := s.memStore.GetUpload(ctx, id)
+	if err != nil || !s.corrupt[id] {
+		return up, err
+	}
+	return corruptUpload{up}, nil
+}
+
+func (s corruptStore) AsTerminatableUpload(up tus.Upload) tus.TerminatableUpload {
+	if c, ok := up.(corruptUpload); ok {
+		up = c.Upload
+	}
+	return s.memStore.AsTerminatableUpload(up)
+}
+
+// TestCorruptUploadCanBeDeleted: an upload whose record is damaged answers
+// its own error to everything but DELETE, which removes it.
+func TestCorruptUploadCanBeDeleted(t *testing.T) {
+	mem := newMemStore()
+	s := corruptStore{mem, map[string]bool{}}
+	c := tus.NewStoreComposer()
+	c.UseCore(s)
+	c.UseTerminater(s)
+	memorylocker.New().UseIn(c)
+	h, err := tus.NewHandler(tus.Config{StoreComposer: c, BasePath: "/files/"})
+	noErr(t, err)
+	w := serve(t, h, newReq(http.MethodPost, "/files/", nil, hdr{"Upload-Length": "5"}))
+	mustEq(t, "POST", w.Code, http.StatusCreated)
+	id := idFromLocation(t, w.Header().Get("Location"))
+	s.corrupt[id] = true
+
+	w = serve(t, h, newReq(http.MethodHead, "/files/"+id, nil, nil))
+	eq(t, "HEAD status", w.Code, http.StatusInternalServerError)
+	w = serve(t, h, newReq(http.MethodPatch, "/files/"+id, nil, hdr{"Upload-Offset": "0", "Content-Type": "application/offset+octet-stream"}))
+	wantError(t, w, http.StatusInternalServerError, "ERR_UPLOAD_CORRUPT")
+	w = serve(t, h, newReq(http.MethodDelete, "/files/"+id, nil, nil))
+	eq(t, "DELETE status", w.Code, http.StatusNoContent)
+	if _, err := mem.GetUpload(context.Background(), id); !errors.Is(err, tus.ErrNotFound) {
+		t.Errorf("after DELETE the upload is still there: %v", err)
+	}
+	// TerminateUpload removes a damaged upload too.
+	w = serve(t, h, newReq(http.MethodPost, "/files/", nil, hdr{"Upload-Length": "5"}))
+	id = idFromLocation(t, w.Header().Get("Location"))
+	s.corrupt[id] = true
+	noErr(t, h.TerminateUpload(context.Background(), id))
+	if _, err := mem.GetUpload(context.Background(), id); !errors.Is(err, tus.ErrNotFound) {
+		t.Errorf("after TerminateUpload the upload is still there: %v", err)
+	}
 }

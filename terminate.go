@@ -65,7 +65,7 @@ func (h *Handler) TerminateUpload(ctx context.Context, id string) error {
 	}
 	defer h.release(ctx, hl)
 	up, info, err := h.getUpload(ctx, id)
-	if err != nil {
+	if err != nil && up == nil { // a damaged upload can be terminated
 		return err
 	}
 	return h.terminate(ctx, ctx, up, HookEvent{Context: ctx, Upload: info})
