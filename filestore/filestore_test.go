@@ -540,29 +540,6 @@ func TestWriteChunkSourceErrorReturnedAsIs(t *testing.T) {
 	}
 }
 
-// TestWriteChunkDiskFull writes into a data file replaced by /dev/full: the
-// write fails and WriteChunk reports it without counting any byte.
-func TestWriteChunkDiskFull(t *testing.T) {
-	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full")
-	}
-	s, _ := testStore(t, Options{})
-	up := create(t, s, "abc", 10)
-	if err := os.Remove(s.dataPath("abc")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("/dev/full", s.dataPath("abc")); err != nil {
-		t.Skip("cannot symlink:", err)
-	}
-	n, err := up.WriteChunk(context.Background(), 0, strings.NewReader("hello"))
-	if err == nil || n != 0 {
-		t.Errorf("WriteChunk = %d, %v; want 0 and an error", n, err)
-	}
-	if err != nil && !strings.Contains(err.Error(), "write data file") {
-		t.Errorf("error %q does not name the failed write", err)
-	}
-}
-
 // lyingDisk is a data file whose writes fail after putting more bytes on
 // disk than they report, as a failing device or network file system may:
 // the first writes succeed, then one write stores all its bytes, reports
