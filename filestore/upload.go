@@ -101,10 +101,9 @@ func (s *FileStore) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Uploa
 // asks the data file for the offset.
 //
 // An upload exists while its info file does. It fails with an error
-// wrapping tus.ErrNotFound if there is no info file (a data file without
-// one is not an upload: it is what a creation or termination cut short
-// leaves, and the expiry cleaner removes it) or if id is not a valid ID,
-// and with a plain error if the info file cannot be read.
+// wrapping tus.ErrNotFound if there is no info file or if id is not a valid
+// ID, and with a plain error if the info file cannot be read. A data file
+// without an info file is not an upload (see the package documentation).
 //
 // An info file that is damaged (empty, truncated, not JSON, or describing
 // something this store never writes: another ID, a negative Size or
