@@ -26,8 +26,15 @@ import (
 // add up to it, so that on success the offset equals the size. It does not
 // fsync; the handler calls FinishUpload afterwards. ctx is checked before
 // each partial.
+//
+// It fails with an error wrapping tus.ErrCorruptUpload if the record of the
+// final upload or of a partial is damaged, and with one wrapping
+// tus.ErrInsufficientStorage if the disk fills up.
 func (u *upload) ConcatUploads(ctx context.Context, partials []tus.Upload) error {
 	id := u.info.ID
+	if u.corrupt != nil {
+		return fmt.Errorf("filestore: concat into %q: %w", id, u.corrupt)
+	}
 	srcs := make([]*upload, len(partials))
 	for i, p := range partials {
 		pu, ok := p.(*upload)
@@ -36,6 +43,9 @@ func (u *upload) ConcatUploads(ctx context.Context, partials []tus.Upload) error
 		}
 		if pu.dataPath == u.dataPath {
 			return fmt.Errorf("filestore: concat into %q: partial upload %d is the final upload itself", id, i)
+		}
+		if pu.corrupt != nil {
+			return fmt.Errorf("filestore: concat into %q: partial upload %d: %w", id, i, pu.corrupt)
 		}
 		srcs[i] = pu
 	}
@@ -50,13 +60,13 @@ func (u *upload) ConcatUploads(ctx context.Context, partials []tus.Upload) error
 	err = u.concatInto(ctx, f, srcs)
 	if err != nil {
 		if terr := f.Truncate(0); terr != nil {
-			err = errors.Join(err, fmt.Errorf("filestore: concat into %q: cut back to 0 bytes: %w", id, terr))
+			err = fmt.Errorf("%w; then cutting back to 0 bytes failed: %w", err, terr)
 		}
 	}
 	if cerr := f.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("filestore: concat into %q: close data file: %w", id, cerr)
 	}
-	return err
+	return noSpace(err)
 }
 
 // concatInto empties f, the final data file, and appends the data files of

@@ -13,6 +13,21 @@
 //
 // Every ID is checked with tus.ValidID before it is turned into a file name,
 // so no operation ever reaches a path outside the directory.
+//
+// An upload exists while its info file does. Info files are checked when
+// they are read: a damaged one (truncated, not JSON, or inconsistent), or
+// one whose data file is missing, gives an upload whose GetInfo fails with
+// an error wrapping tus.ErrCorruptUpload that says what is wrong, and that
+// Terminate removes (see FileStore.GetUpload). A data file without an info
+// file, left by a creation or termination that a crash cut short, is not an
+// upload: GetUpload answers tus.ErrNotFound and Usage does not count it.
+// The store does not remove such files itself; cleaning them up is left to
+// the operator (or to an expiry cleaner).
+//
+// A full disk (ENOSPC, EDQUOT) makes every operation that writes fail with
+// an error wrapping tus.ErrInsufficientStorage, which the handler answers
+// with 507; what was written before is kept and counted, and a creation
+// that fails leaves no file.
 package filestore
 
 import (

@@ -272,7 +272,7 @@ func TestGetUpload(t *testing.T) {
 		id      string
 		info    string // if set, written as the info file of id before GetUpload
 		data    bool   // create the data file as well
-		wantErr error  // nil: success; errCorrupt: an error that is not ErrNotFound
+		wantErr error  // nil: success; errCorrupt: found, but GetInfo fails with ErrCorruptUpload
 	}{
 		{name: "ok", id: "abc", info: `{"ID":"abc","Size":5,"MetaData":{"a":"b"}}`, data: true},
 		{name: "unknown", id: "nope", wantErr: tus.ErrNotFound},
@@ -330,11 +330,15 @@ func TestGetUpload(t *testing.T) {
 					t.Errorf("info = %+v", info)
 				}
 			case errCorrupt:
-				if err == nil || errors.Is(err, tus.ErrNotFound) || up != nil {
-					t.Fatalf("GetUpload = %v, %v; want a corruption error", up, err)
+				if err != nil || up == nil {
+					t.Fatalf("GetUpload = %v, %v; want the damaged upload", up, err)
 				}
-				if !strings.Contains(err.Error(), "corrupt") {
-					t.Errorf("error %q does not say the info file is corrupt", err)
+				_, err := up.GetInfo(context.Background())
+				if !errors.Is(err, tus.ErrCorruptUpload) || !strings.Contains(err.Error(), "corrupt") {
+					t.Errorf("GetInfo = %v, want an error wrapping ErrCorruptUpload", err)
+				}
+				if err := s.AsTerminatableUpload(up).Terminate(context.Background()); err != nil {
+					t.Errorf("Terminate: %v", err)
 				}
 			default:
 				if !errors.Is(err, tt.wantErr) || up != nil {
@@ -379,14 +383,25 @@ func TestGetInfo(t *testing.T) {
 	if err := os.Remove(s.dataPath("abc")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := up.GetInfo(context.Background()); !errors.Is(err, tus.ErrNotFound) {
-		t.Errorf("GetInfo without data file: %v, want ErrNotFound", err)
+	// An info file without its data file is damage, not a termination.
+	if _, err := up.GetInfo(context.Background()); !errors.Is(err, tus.ErrCorruptUpload) {
+		t.Errorf("GetInfo without data file: %v, want ErrCorruptUpload", err)
 	}
 	if err := os.Mkdir(s.dataPath("abc"), 0o700); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := up.GetInfo(context.Background()); err == nil || errors.Is(err, tus.ErrNotFound) {
-		t.Errorf("GetInfo with a directory as data file: %v, want an error", err)
+	if _, err := up.GetInfo(context.Background()); !errors.Is(err, tus.ErrCorruptUpload) {
+		t.Errorf("GetInfo with a directory as data file: %v, want ErrCorruptUpload", err)
+	}
+	if err := os.Remove(s.dataPath("abc")); err != nil {
+		t.Fatal(err)
+	}
+	// Both gone: terminated meanwhile.
+	if err := os.Remove(s.infoPath("abc")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := up.GetInfo(context.Background()); !errors.Is(err, tus.ErrNotFound) {
+		t.Errorf("GetInfo without either file: %v, want ErrNotFound", err)
 	}
 }
 
@@ -522,29 +537,6 @@ func TestWriteChunkSourceErrorReturnedAsIs(t *testing.T) {
 	_, err = up.WriteChunk(context.Background(), 1, &failingReader{data: []byte("b"), err: checksum})
 	if err != checksum {
 		t.Errorf("error = %v, want the source's error itself", err)
-	}
-}
-
-// TestWriteChunkDiskFull writes into a data file replaced by /dev/full: the
-// write fails and WriteChunk reports it without counting any byte.
-func TestWriteChunkDiskFull(t *testing.T) {
-	if _, err := os.Stat("/dev/full"); err != nil {
-		t.Skip("no /dev/full")
-	}
-	s, _ := testStore(t, Options{})
-	up := create(t, s, "abc", 10)
-	if err := os.Remove(s.dataPath("abc")); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Symlink("/dev/full", s.dataPath("abc")); err != nil {
-		t.Skip("cannot symlink:", err)
-	}
-	n, err := up.WriteChunk(context.Background(), 0, strings.NewReader("hello"))
-	if err == nil || n != 0 {
-		t.Errorf("WriteChunk = %d, %v; want 0 and an error", n, err)
-	}
-	if err != nil && !strings.Contains(err.Error(), "write data file") {
-		t.Errorf("error %q does not name the failed write", err)
 	}
 }
 

@@ -54,11 +54,15 @@ func encodeInfo(info tus.FileInfo) ([]byte, error) {
 	return json.Marshal(f)
 }
 
-// decodeInfo parses info file content.
-func decodeInfo(raw []byte) (tus.FileInfo, error) {
+// decodeInfo parses the content of the info file of upload id and checks
+// it with checkInfo. The returned info has Offset 0.
+func decodeInfo(id string, raw []byte) (tus.FileInfo, error) {
 	var f infoFile
 	if err := json.Unmarshal(raw, &f); err != nil {
-		return tus.FileInfo{}, err
+		if len(raw) == 0 {
+			return tus.FileInfo{}, errors.New("empty file")
+		}
+		return tus.FileInfo{}, fmt.Errorf("unparsable JSON (%d bytes): %w", len(raw), err)
 	}
 	info := f.FileInfo
 	if len(f.BinaryMetaData) > 0 && info.MetaData == nil {
@@ -67,8 +71,8 @@ func decodeInfo(raw []byte) (tus.FileInfo, error) {
 	for _, p := range f.BinaryMetaData {
 		info.MetaData[string(p.Key)] = string(p.Value)
 	}
-	if !tus.ValidID(info.ID) {
-		return tus.FileInfo{}, fmt.Errorf("invalid upload ID %s", shownID(info.ID))
+	if err := checkInfo(id, info); err != nil {
+		return tus.FileInfo{}, err
 	}
 	info.Offset = 0
 	return info, nil
@@ -96,11 +100,13 @@ func createInfo(path string, info tus.FileInfo) error {
 		}
 		return fmt.Errorf("create info file: %w", err)
 	}
-	_, werr := f.Write(raw)
-	cerr := f.Close()
-	if werr != nil || cerr != nil {
+	_, err = f.Write(raw)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		_ = os.Remove(path)
-		return fmt.Errorf("write info file: %w", errors.Join(werr, cerr))
+		return fmt.Errorf("write info file: %w", err)
 	}
 	return nil
 }
@@ -136,7 +142,7 @@ func (s *FileStore) writeInfo(path string, info tus.FileInfo, sync bool) (err er
 		return fmt.Errorf("chmod temporary info file: %w", err)
 	}
 	if sync {
-		if err := tmp.Sync(); err != nil {
+		if err := fsync(tmp); err != nil {
 			return fmt.Errorf("sync temporary info file: %w", err)
 		}
 	}
@@ -156,8 +162,14 @@ func (s *FileStore) writeInfo(path string, info tus.FileInfo, sync bool) (err er
 // updated only on success.
 //
 // It fails with an error wrapping tus.ErrInvalidUploadLength if length is
-// negative and with one wrapping tus.ErrNotFound if the data file is gone.
+// negative, with one wrapping tus.ErrNotFound if the data file is gone, with
+// one wrapping tus.ErrCorruptUpload if the upload's record is damaged, and
+// with one wrapping tus.ErrInsufficientStorage if the disk is full; then
+// the old info file stays as it was.
 func (u *upload) DeclareLength(ctx context.Context, length int64) error {
+	if u.corrupt != nil {
+		return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, u.corrupt)
+	}
 	if length < 0 {
 		return fmt.Errorf("filestore: declare length %q: length %d: %w", u.info.ID, length, tus.ErrInvalidUploadLength)
 	}
@@ -177,11 +189,11 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	info.AnnouncedSize = 0
 	sync := !u.store.noSync
 	if err := u.store.writeInfo(u.infoPath, info, sync); err != nil {
-		return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err)
+		return noSpace(fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err))
 	}
 	if sync {
 		if err := syncDir(u.store.dir); err != nil {
-			return fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err)
+			return noSpace(fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err))
 		}
 	}
 	u.info = info
@@ -195,7 +207,7 @@ func syncFile(path string) error {
 	if err != nil {
 		return err
 	}
-	serr := f.Sync()
+	serr := fsync(f)
 	cerr := f.Close()
 	if serr != nil {
 		return fmt.Errorf("sync %s: %w", filepath.Base(path), serr)
@@ -215,7 +227,7 @@ func syncDir(dir string) error {
 	if err != nil {
 		return fmt.Errorf("open directory: %w", err)
 	}
-	serr := d.Sync()
+	serr := fsync(d)
 	cerr := d.Close()
 	if serr != nil && !errors.Is(serr, errors.ErrUnsupported) && !errors.Is(serr, syscall.EINVAL) {
 		return fmt.Errorf("sync directory: %w", serr)

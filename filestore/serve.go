@@ -20,9 +20,13 @@ import (
 // time. It relies on the Content-Type the handler has set.
 //
 // It fails, before writing anything, with an error wrapping tus.ErrNotFound
-// if the data file is gone. Errors writing to w are not reported: the
+// if the data file is gone and with one wrapping tus.ErrCorruptUpload if
+// the upload's record is damaged. Errors writing to w are not reported: the
 // response is under way by then.
 func (u *upload) ServeContent(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	if u.corrupt != nil {
+		return fmt.Errorf("filestore: serve %q: %w", u.info.ID, u.corrupt)
+	}
 	f, err := os.Open(u.dataPath)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {

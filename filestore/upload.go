@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/tusgo/tus"
@@ -24,12 +25,16 @@ const maxEmptyReads = 100
 // optional upload interfaces of package tus. It caches the info read when it
 // was created or looked up; its offset always comes from the data file.
 //
+// An upload whose info file is damaged has corrupt set: then info holds
+// only the ID, and every method but Terminate fails with corrupt.
+//
 // Like every tus.Upload, it is used by one request at a time.
 type upload struct {
 	store    *FileStore
 	info     tus.FileInfo // Offset is ignored; see GetInfo
 	dataPath string
 	infoPath string
+	corrupt  error // wraps tus.ErrCorruptUpload; nil for a sound record
 }
 
 // newUploadValue returns the upload value for info, whose ID must be valid,
@@ -57,9 +62,11 @@ func (s *FileStore) newUploadValue(info tus.FileInfo) *upload {
 // store's description of the files. Creation is not fsynced; FinishUpload
 // makes the upload durable.
 //
-// It fails with an error wrapping tus.ErrUploadExists if the ID is taken and
-// with one wrapping tus.ErrInvalidID if info.ID is not a valid ID. When it
-// fails it leaves no file behind.
+// It fails with an error wrapping tus.ErrUploadExists if the ID is taken,
+// with one wrapping tus.ErrInvalidID if info.ID is not a valid ID, with one
+// wrapping tus.ErrInsufficientStorage if the disk is full, and with a plain
+// error if info is inconsistent (see GetUpload: the store never writes a
+// record it would call damaged). When it fails it leaves no file behind.
 func (s *FileStore) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Upload, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("filestore: new upload: %w", err)
@@ -68,31 +75,45 @@ func (s *FileStore) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Uploa
 		return nil, fmt.Errorf("filestore: new upload %s: %w", shownID(info.ID), tus.ErrInvalidID)
 	}
 	u := s.newUploadValue(info)
+	if err := checkInfo(info.ID, u.info); err != nil {
+		return nil, fmt.Errorf("filestore: new upload %q: %w", info.ID, err)
+	}
 	f, err := os.OpenFile(u.dataPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("filestore: new upload %q: %w", info.ID, tus.ErrUploadExists)
 		}
-		return nil, fmt.Errorf("filestore: new upload %q: create data file: %w", info.ID, err)
+		return nil, noSpace(fmt.Errorf("filestore: new upload %q: create data file: %w", info.ID, err))
 	}
 	if err := f.Close(); err != nil {
 		_ = os.Remove(u.dataPath)
-		return nil, fmt.Errorf("filestore: new upload %q: close data file: %w", info.ID, err)
+		return nil, noSpace(fmt.Errorf("filestore: new upload %q: close data file: %w", info.ID, err))
 	}
 	if err := createInfo(u.infoPath, u.info); err != nil {
 		_ = os.Remove(u.dataPath)
-		return nil, fmt.Errorf("filestore: new upload %q: %w", info.ID, err)
+		return nil, noSpace(fmt.Errorf("filestore: new upload %q: %w", info.ID, err))
 	}
 	return u, nil
 }
 
-// GetUpload returns the upload with the given ID. It reads and parses the
+// GetUpload returns the upload with the given ID. It reads and checks the
 // info file once; the returned upload serves GetInfo from that copy and only
 // asks the data file for the offset.
 //
-// It fails with an error wrapping tus.ErrNotFound if there is no such upload
-// or id is not a valid ID, and with a plain error if the info file cannot be
-// read or parsed.
+// An upload exists while its info file does. It fails with an error
+// wrapping tus.ErrNotFound if there is no info file or if id is not a valid
+// ID, and with a plain error if the info file cannot be read. A data file
+// without an info file is not an upload (see the package documentation).
+//
+// An info file that is damaged (empty, truncated, not JSON, or describing
+// something this store never writes: another ID, a negative Size or
+// Offset, an AnnouncedSize without a deferred length, an upload both partial
+// and final, invalid PartialUploads...) does not make GetUpload fail: it
+// returns an upload whose GetInfo, and every other method but Terminate,
+// fails with an error wrapping tus.ErrCorruptUpload that says what is wrong.
+// Terminate removes what is left of it. GetInfo reports a damaged record as
+// well when the data file is missing while the info file is there, is not a
+// regular file, or holds more bytes than the upload's length.
 func (s *FileStore) GetUpload(ctx context.Context, id string) (tus.Upload, error) {
 	if !tus.ValidID(id) {
 		return nil, fmt.Errorf("filestore: get upload: invalid ID %s: %w", shownID(id), tus.ErrNotFound)
@@ -107,29 +128,49 @@ func (s *FileStore) GetUpload(ctx context.Context, id string) (tus.Upload, error
 		}
 		return nil, fmt.Errorf("filestore: get upload %q: read info file: %w", id, err)
 	}
-	info, err := decodeInfo(raw)
+	info, err := decodeInfo(id, raw)
 	if err != nil {
-		return nil, fmt.Errorf("filestore: get upload %q: corrupt info file: %w", id, err)
-	}
-	if info.ID != id {
-		return nil, fmt.Errorf("filestore: get upload %q: corrupt info file: it describes upload %s", id, shownID(info.ID))
+		u := s.newUploadValue(tus.FileInfo{ID: id})
+		u.corrupt = corruptError(u.infoPath, err)
+		return u, nil
 	}
 	return s.newUploadValue(info), nil
 }
 
 // GetInfo returns the cached info with Offset set to the current size of the
-// data file. It fails with an error wrapping tus.ErrNotFound if the data file
-// is gone.
+// data file. It fails with an error wrapping tus.ErrNotFound if both files
+// are gone (the upload was terminated), and with one wrapping
+// tus.ErrCorruptUpload if the record is damaged (see GetUpload).
 func (u *upload) GetInfo(ctx context.Context) (tus.FileInfo, error) {
+	id := u.info.ID
+	if u.corrupt != nil {
+		return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: %w", id, u.corrupt)
+	}
 	fi, err := os.Stat(u.dataPath)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: %w", u.info.ID, tus.ErrNotFound)
+		if !errors.Is(err, fs.ErrNotExist) {
+			return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: %w", id, err)
 		}
-		return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: %w", u.info.ID, err)
+		// Terminate removes the info file first, so an info file without
+		// its data file is damage, not a termination under way.
+		_, ierr := os.Lstat(u.infoPath)
+		switch {
+		case ierr == nil:
+			return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: %w", id,
+				corruptError(u.dataPath, errors.New("data file missing while the info file exists")))
+		case errors.Is(ierr, fs.ErrNotExist):
+			return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: %w", id, tus.ErrNotFound)
+		default:
+			return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: data file missing: %w", id, ierr)
+		}
 	}
 	if !fi.Mode().IsRegular() {
-		return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: data file is not a regular file", u.info.ID)
+		return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: %w", id,
+			corruptError(u.dataPath, fmt.Errorf("data file is not a regular file (mode %v)", fi.Mode())))
+	}
+	if limit := lengthLimit(u.info); limit >= 0 && fi.Size() > limit {
+		return tus.FileInfo{}, fmt.Errorf("filestore: get info %q: %w", id,
+			corruptError(u.dataPath, fmt.Errorf("data file holds %d bytes, more than the upload's length %d", fi.Size(), limit)))
 	}
 	info := cloneInfo(u.info)
 	info.Offset = fi.Size()
@@ -141,19 +182,25 @@ func (u *upload) GetInfo(ctx context.Context) (tus.FileInfo, error) {
 // more than that in memory. It does not fsync.
 //
 // It fails with an error wrapping tus.ErrMismatchOffset, storing nothing, if
-// the data file does not hold exactly offset bytes, and with one wrapping
-// tus.ErrNotFound if the data file is gone.
+// the data file does not hold exactly offset bytes, with one wrapping
+// tus.ErrNotFound if the data file is gone, and with one wrapping
+// tus.ErrCorruptUpload if the upload's record is damaged.
 //
 // If src fails, the bytes read before the failure are kept and counted, and
 // src's error is returned as it is; but if that error matches
 // tus.ErrDiscardChunk, the file is cut back to offset and WriteChunk
-// returns 0 with the error. If writing to disk fails, the file is cut back to
-// the bytes the system reported as written, so the offset never counts bytes
-// of unknown content.
+// returns 0 with the error. If writing to disk fails, WriteChunk returns at
+// once, without reading more of src, and the file is cut back to the bytes
+// the system reported as written, so the offset never counts bytes of
+// unknown content; those bytes are kept and counted. A full disk (ENOSPC,
+// EDQUOT) fails so with an error wrapping tus.ErrInsufficientStorage.
 //
 // ctx is checked before anything is written; once copying has started, src
 // decides when to stop.
 func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+	if u.corrupt != nil {
+		return 0, fmt.Errorf("filestore: write chunk %q: %w", u.info.ID, u.corrupt)
+	}
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("filestore: write chunk %q: %w", u.info.ID, err)
 	}
@@ -166,7 +213,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	}
 	n, err := u.writeAt(f, offset, src)
 	if cerr := f.Close(); cerr != nil && err == nil {
-		err = fmt.Errorf("filestore: write chunk %q: close data file: %w", u.info.ID, cerr)
+		err = noSpace(fmt.Errorf("filestore: write chunk %q: close data file: %w", u.info.ID, cerr))
 	}
 	return n, err
 }
@@ -229,9 +276,9 @@ func (u *upload) writeAt(f dataFile, offset int64, src io.Reader) (int64, error)
 			if werr != nil {
 				werr = fmt.Errorf("filestore: write chunk %q: write data file: %w", id, werr)
 				if terr := f.Truncate(offset + n); terr != nil {
-					werr = errors.Join(werr, fmt.Errorf("filestore: write chunk %q: cut back to %d bytes: %w", id, offset+n, terr))
+					werr = fmt.Errorf("%w; then cutting back to %d bytes failed: %w", werr, offset+n, terr)
 				}
-				return n, werr
+				return n, noSpace(werr)
 			}
 		} else if rerr == nil {
 			if empty++; empty >= maxEmptyReads {
@@ -263,11 +310,17 @@ func (u *upload) discard(f dataFile, offset int64, cause error) error {
 // FinishUpload makes the upload durable: unless the store has NoSync set, it
 // fsyncs the data file, the info file and the directory, so the bytes and
 // both directory entries survive a power loss. It fails with an error
-// wrapping tus.ErrNotFound if the data file is gone.
+// wrapping tus.ErrNotFound if the data file is gone, with one wrapping
+// tus.ErrCorruptUpload if the upload's record is damaged, and with one
+// wrapping tus.ErrInsufficientStorage if an fsync reports a full disk
+// (file systems that allocate late, network file systems).
 //
 // It deliberately ignores ctx: once every byte has arrived, the upload is
 // completed even if the client has gone.
 func (u *upload) FinishUpload(ctx context.Context) error {
+	if u.corrupt != nil {
+		return fmt.Errorf("filestore: finish upload %q: %w", u.info.ID, u.corrupt)
+	}
 	if u.store.noSync {
 		if _, err := os.Stat(u.dataPath); err != nil {
 			return u.finishErr(err)
@@ -296,29 +349,55 @@ func (u *upload) finishErr(err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("filestore: finish upload %q: %w: %w", u.info.ID, tus.ErrNotFound, err)
 	}
-	return fmt.Errorf("filestore: finish upload %q: %w", u.info.ID, err)
+	return noSpace(fmt.Errorf("filestore: finish upload %q: %w", u.info.ID, err))
 }
 
-// Terminate removes the data file and the info file. It removes whichever
-// exists even if the other is missing, and fails with an error wrapping
-// tus.ErrNotFound only if neither exists. It does not touch lock files.
+// Terminate removes the info file, the data file and any temporary info
+// file a crash left behind, also for an upload whose record is damaged. The
+// info file goes first, so that an upload cut short between the two
+// removals is not found any more (see GetUpload). It removes whichever
+// exists even if another is missing, and fails with an error wrapping
+// tus.ErrNotFound only if neither the data nor the info file exists. It
+// does not touch lock files: they belong to the locker, whose Unlock
+// removes them.
 func (u *upload) Terminate(ctx context.Context) error {
-	derr := os.Remove(u.dataPath)
 	ierr := os.Remove(u.infoPath)
+	derr := os.Remove(u.dataPath)
+	terr := u.removeTemps()
 	dmissing := errors.Is(derr, fs.ErrNotExist)
 	imissing := errors.Is(ierr, fs.ErrNotExist)
-	if dmissing && imissing {
+	if dmissing && imissing && terr == nil {
 		return fmt.Errorf("filestore: terminate %q: %w", u.info.ID, tus.ErrNotFound)
 	}
 	var errs []error
+	if ierr != nil && !imissing {
+		errs = append(errs, ierr)
+	}
 	if derr != nil && !dmissing {
 		errs = append(errs, derr)
 	}
-	if ierr != nil && !imissing {
-		errs = append(errs, ierr)
+	if terr != nil {
+		errs = append(errs, terr)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("filestore: terminate %q: %w", u.info.ID, errors.Join(errs...))
 	}
 	return nil
+}
+
+// removeTemps removes the temporary info files of the upload (see
+// writeInfo) that a crash left behind.
+func (u *upload) removeTemps() error {
+	// An ID holds no pattern characters, so it matches only itself.
+	paths, err := filepath.Glob(filepath.Join(u.store.dir, "."+u.info.ID+infoSuffix+".*.tmp"))
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, p := range paths {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }

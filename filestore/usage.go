@@ -19,9 +19,10 @@ import (
 //
 // An upload is an info file whose name is a valid upload ID followed by
 // ".info"; temporary files, lock files and data files without an info file
-// are not counted, and neither are the info files themselves. An info file
-// that cannot be parsed counts with the size of its data file, the bytes it
-// is known to hold. The result is a snapshot: uploads created, written or
+// are not counted, and neither are the info files themselves. An upload
+// whose record is damaged (see GetUpload), or whose info file cannot be
+// read, counts with the size of its data file, the bytes it is known to
+// hold: one bad record never makes Usage fail. The result is a snapshot: uploads created, written or
 // terminated while Usage runs may or may not be counted. ctx is checked
 // before each upload.
 func (s *FileStore) Usage(ctx context.Context) (int64, error) {
@@ -58,15 +59,16 @@ func (s *FileStore) uploadUsage(id string) (int64, error) {
 		return 0, err
 	}
 	raw, err := os.ReadFile(s.infoPath(id))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return 0, nil
-		}
-		return 0, fmt.Errorf("upload %q: read info file: %w", id, err)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, nil
 	}
-	info, err := decodeInfo(raw)
-	if err != nil || info.ID != id || info.Size < 0 {
-		// Unusable, but its bytes are still on disk.
+	if err != nil {
+		// Unreadable, but its bytes are still on disk.
+		return held, nil
+	}
+	info, err := decodeInfo(id, raw)
+	if err != nil {
+		// Damaged, but its bytes are still on disk.
 		return held, nil
 	}
 	if info.SizeIsDeferred {
