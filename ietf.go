@@ -65,7 +65,10 @@ func (h *Handler) ietfCreation(q *request) (FileInfo, bool, error) {
 	if r.Header.Get("Upload-Offset") != "" {
 		return info, false, errIETFHeader.WithMessage("an upload creation must not carry Upload-Offset")
 	}
-	if info.MetaData, err = ietfMetadata(r); err != nil {
+	if err := checkChecksumHeader(r); err != nil {
+		return info, false, err
+	}
+	if info.MetaData, err = h.ietfMetadata(r); err != nil {
 		return info, false, err
 	}
 	length, err := ietfLength(q, 0, complete)
@@ -137,8 +140,10 @@ func ietfAppendHeaders(q *request) (offset int64, complete bool, err error) {
 	if !ok {
 		return 0, false, ErrInvalidOffset
 	}
-	complete, err = ietfComplete(q, v.requiresComplete())
-	return offset, complete, err
+	if complete, err = ietfComplete(q, v.requiresComplete()); err != nil {
+		return offset, false, err
+	}
+	return offset, complete, checkChecksumHeader(r)
 }
 
 // ietfAppendLocked does the work of ietfAppend once q holds the lock. It

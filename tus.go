@@ -1,6 +1,7 @@
 package tus
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -87,14 +88,22 @@ func (h *Handler) tusCreate(q *request) {
 func (h *Handler) parseCreation(q *request) (FileInfo, []Upload, []FileInfo, error) {
 	var info FileInfo
 	hdr := q.r.Header
-	kind, ids, err := parseConcat(hdr.Get("Upload-Concat"))
+	concat := hdr.Get("Upload-Concat")
+	var own ownURLs
+	if concat != "" {
+		own = h.ownURLs(q.r)
+	}
+	kind, ids, err := parseConcat(concat, own)
 	if err != nil {
 		return info, nil, nil, err
 	}
 	if kind != concatNone && !h.concatEnabled() {
 		return info, nil, nil, ErrInvalidConcat.WithMessage("concatenation is not supported by this server")
 	}
-	if info.MetaData, err = ParseMetadata(hdr.Get("Upload-Metadata")); err != nil {
+	if info.MetaData, err = h.parseMetadata(hdr.Get("Upload-Metadata")); err != nil {
+		return info, nil, nil, err
+	}
+	if err = h.checkMetadataSize(info.MetaData); err != nil {
 		return info, nil, nil, err
 	}
 	lengthHdr, deferHdr := hdr.Get("Upload-Length"), hdr.Get("Upload-Defer-Length")
@@ -253,7 +262,14 @@ func (h *Handler) setUploadHeaders(q *request, info FileInfo) {
 		hdr.Set("Upload-Length", formatInt(info.Size))
 	}
 	if len(info.MetaData) > 0 {
-		hdr.Set("Upload-Metadata", EncodeMetadata(info.MetaData))
+		meta, cut := encodeMetadataLimit(info.MetaData, h.cfg.MaxMetadataSize)
+		if cut {
+			q.log().LogAttrs(q.ctx(), slog.LevelWarn, "upload metadata exceeds MaxMetadataSize: HEAD sends only the pairs that fit",
+				slog.String("id", info.ID), slog.Int64("max_metadata_size", h.cfg.MaxMetadataSize))
+		}
+		if meta != "" {
+			hdr.Set("Upload-Metadata", meta)
+		}
 	}
 	switch {
 	case info.IsPartial:
