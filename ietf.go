@@ -176,43 +176,66 @@ func (h *Handler) ietfAppendLocked(q *request, offset int64, complete bool) (Fil
 	case offset != info.Offset:
 		err = ErrMismatchOffset
 	default:
-		info, err = h.ietfCheckLength(q, up, info, complete)
+		var pending bool
+		info, pending, err = h.ietfCheckLength(q, up, info, complete)
 		if err == nil {
 			info, resp, err = h.ietfWrite(q, up, info, complete)
+		}
+		if err == nil && pending && info.SizeIsDeferred {
+			// The length the append stated, now that its content is
+			// stored whole (ietfWrite declared it already if the append
+			// completed the upload).
+			if info, err = h.declareLength(q, up, info, info.AnnouncedSize, 0); err == nil && info.IsComplete() {
+				resp, err = h.finishUpload(q, up, info)
+			}
 		}
 	}
 	return info, true, resp, err
 }
 
-// ietfCheckLength checks the length an append states against the upload's,
-// and declares it if the upload's was open.
-func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete bool) (FileInfo, error) {
+// ietfCheckLength checks the length an append states against the upload's.
+// If the upload's length was open, the stated length is declared at once
+// when the append has no content; otherwise it is announced in the
+// returned state, which bounds the content, and pending reports that
+// ietfAppendLocked declares it once the content is stored whole, so that
+// an append that fails leaves the length open (tusAppendLocked does the
+// same). A zero length with content of unknown length, which cannot be
+// announced, is declared at once.
+func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete bool) (_ FileInfo, pending bool, _ error) {
 	r := q.r
 	length, err := ietfLength(q, info.Offset, complete)
 	n, announced := announcedLength(info)
 	switch {
 	case err != nil:
-		return info, err
+		return info, false, err
 	case length >= 0 && announced && length != n:
-		return info, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(n))
+		return info, false, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(n))
 	case announced && r.ContentLength > n-info.Offset:
-		return info, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+		return info, false, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
 	case announced:
 		// Stays announced: declared when the client completes the upload.
 	case length >= 0 && info.SizeIsDeferred:
-		declared, err := h.declareLength(q, up, info, length, r.ContentLength)
+		err := h.checkDeclaration(info, length, r.ContentLength)
 		if errors.Is(err, ErrInvalidUploadLength) || errors.Is(err, ErrSizeExceeded) {
 			err = errIETFInconsistentLength.WithMessage("the stated length is smaller than the upload's content")
 		}
-		return declared, err
+		switch {
+		case err != nil:
+			return info, false, err
+		case r.ContentLength == 0 || length == 0:
+			info, err = h.declareLength(q, up, info, length, r.ContentLength)
+			return info, false, err
+		}
+		info.AnnouncedSize = length
+		return info, true, nil
 	case length >= 0 && length != info.Size:
-		return info, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(info.Size))
+		return info, false, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(info.Size))
 	case !info.SizeIsDeferred && r.ContentLength > info.Size-info.Offset:
-		return info, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+		return info, false, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
 	case info.SizeIsDeferred && h.cfg.MaxSize > 0 && r.ContentLength > h.cfg.MaxSize-info.Offset:
-		return info, ErrMaxSizeExceeded
+		return info, false, ErrMaxSizeExceeded
 	}
-	return info, nil
+	return info, false, nil
 }
 
 // ietfWrite stores the content of an IETF creation or append, if any, and

@@ -209,9 +209,34 @@ func (h *Handler) tusAppendLocked(q *request, offset, declared int64, declares b
 		return info, false, HTTPResponse{}, ErrMismatchOffset
 	}
 	wasDeferred := info.SizeIsDeferred
+	// body is the upload as appendBody sees it. A length the request
+	// declares for a deferred-length upload with a body (pending) is
+	// declared only once the body is stored whole: a body that goes past
+	// it, fails its checksum or breaks off leaves the length open, so a
+	// request that fails changes nothing it does not report, and the store
+	// never holds a declared length below its bytes. Until then the length
+	// bounds the body as an announced one does; a zero length, which
+	// cannot be announced, as a declared one (no byte can then be stored,
+	// so appendBody cannot finish the upload before its length is
+	// declared).
+	body, pending := info, false
 	if declares {
-		if info, err = h.declareLength(q, up, info, declared, q.r.ContentLength); err != nil {
+		if err = h.checkDeclaration(info, declared, q.r.ContentLength); err != nil {
 			return info, false, HTTPResponse{}, err
+		}
+		switch {
+		case !info.SizeIsDeferred: // the length it already has
+		case q.r.ContentLength != 0:
+			pending = true
+			if declared > 0 {
+				body.AnnouncedSize = declared
+			} else {
+				body.SizeIsDeferred = false
+			}
+		default:
+			if info, err = h.declareLength(q, up, info, declared, 0); err != nil {
+				return info, false, HTTPResponse{}, err
+			}
 		}
 	}
 	if !info.SizeIsDeferred && q.r.ContentLength > info.Size-info.Offset {
@@ -220,7 +245,13 @@ func (h *Handler) tusAppendLocked(q *request, offset, declared int64, declares b
 	var resp HTTPResponse
 	switch {
 	case q.r.ContentLength != 0:
-		info, resp, err = h.appendBody(q, up, info, nil)
+		body, resp, err = h.appendBody(q, up, body, nil)
+		info.Offset = body.Offset
+		if pending && err == nil {
+			if info, err = h.declareLength(q, up, info, declared, 0); err == nil && info.IsComplete() {
+				resp, err = h.finishUpload(q, up, info)
+			}
+		}
 	case wasDeferred && declares && info.IsComplete():
 		// An empty PATCH that declares the length the upload already has.
 		resp, err = h.finishUpload(q, up, info)
