@@ -106,7 +106,7 @@ func FuzzParseConcat(f *testing.F) {
 				}
 				urls[i] = "https://h.example/files/" + id
 			}
-			_, again, err := parseConcat("final;" + strings.Join(urls, " "), testOwn)
+			_, again, err := parseConcat("final;"+strings.Join(urls, " "), testOwn)
 			if err != nil || !reflect.DeepEqual(again, ids) {
 				t.Fatalf("round trip of %q gave %q, %v", s, again, err)
 			}
