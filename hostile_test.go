@@ -24,12 +24,14 @@ import (
 
 // hostileSeed fills a store with the uploads the hostile requests aim at:
 // "up" (10 bytes, 3 stored, with metadata), "def" (deferred length, 2
-// stored), "part" (a complete partial) and "done" (complete).
+// stored), "part" (a complete partial), "done" (complete) and "z0"
+// (deferred length, empty).
 func hostileSeed(s *memStore) {
 	s.put(tus.FileInfo{ID: "up", Size: 10, MetaData: tus.MetaData{"filename": "a.txt"}}, "abc")
 	s.put(tus.FileInfo{ID: "def", SizeIsDeferred: true}, "ab")
 	s.put(tus.FileInfo{ID: "part", Size: 3, IsPartial: true}, "xyz")
 	s.put(tus.FileInfo{ID: "done", Size: 3}, "fin")
+	s.put(tus.FileInfo{ID: "z0", SizeIsDeferred: true}, "")
 }
 
 // snapshot describes every upload of s: its record, bytes and finishes.
@@ -122,6 +124,7 @@ func TestHostileRequests(t *testing.T) {
 		{name: "chunked past the length", method: "PATCH", target: "/up", hdr: H{"Upload-Offset": {"3"}, "Content-Type": {octet}}, body: "defghijk", chunked: true, status: 413, code: "ERR_UPLOAD_SIZE_EXCEEDED"},
 		{name: "chunked past a declared length", method: "PATCH", target: "/def", hdr: H{"Upload-Offset": {"2"}, "Upload-Length": {"5"}, "Content-Type": {octet}}, body: "cdefghij", chunked: true, status: 413, code: "ERR_UPLOAD_SIZE_EXCEEDED"},
 		{name: "chunked body with a length equal to the offset", method: "PATCH", target: "/def", hdr: H{"Upload-Offset": {"2"}, "Upload-Length": {"2"}, "Content-Type": {octet}}, body: "c", chunked: true, status: 413, code: "ERR_UPLOAD_SIZE_EXCEEDED"},
+		{name: "chunked past a declared zero length", method: "PATCH", target: "/z0", hdr: H{"Upload-Offset": {"0"}, "Upload-Length": {"0"}, "Content-Type": {octet}}, body: "x", chunked: true, status: 413, code: "ERR_UPLOAD_SIZE_EXCEEDED"},
 		{name: "Content-Length past a declared length", method: "PATCH", target: "/def", hdr: H{"Upload-Offset": {"2"}, "Upload-Length": {"5"}, "Content-Type": {octet}}, body: "cdefghij", status: 413, code: "ERR_UPLOAD_SIZE_EXCEEDED"},
 		{name: "declared length below the offset", method: "PATCH", target: "/def", hdr: H{"Upload-Offset": {"2"}, "Upload-Length": {"1"}, "Content-Type": {octet}}, body: "c", chunked: true, status: 400, code: "ERR_INVALID_UPLOAD_LENGTH"},
 		{name: "length declared again, differently", method: "PATCH", target: "/up", hdr: H{"Upload-Offset": {"3"}, "Upload-Length": {"11"}, "Content-Type": {octet}}, body: "d", status: 400, code: "ERR_UPLOAD_LENGTH_ALREADY_SET"},
