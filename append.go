@@ -101,8 +101,9 @@ func (h *Handler) terminateStopped(q *request, up Upload, info FileInfo) {
 // that will still write incoming bytes (-1 if unknown) after the
 // declaration. Declaring the length it already has is accepted; changing
 // it is not. See checkDeclaration for what is refused; a request whose
-// body is still to come declares only once the body is stored whole (see
-// tusAppendLocked), so that a request that fails leaves the length open.
+// body of unknown length is still to come declares only once the body is
+// stored whole (see tusAppendLocked), so that a request that fails leaves
+// the length open.
 func (h *Handler) declareLength(q *request, up Upload, info FileInfo, length, incoming int64) (FileInfo, error) {
 	if err := h.checkDeclaration(info, length, incoming); err != nil || !info.SizeIsDeferred {
 		return info, err

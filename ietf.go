@@ -195,12 +195,12 @@ func (h *Handler) ietfAppendLocked(q *request, offset int64, complete bool) (Fil
 
 // ietfCheckLength checks the length an append states against the upload's.
 // If the upload's length was open, the stated length is declared at once
-// when the append has no content; otherwise it is announced in the
-// returned state, which bounds the content, and pending reports that
-// ietfAppendLocked declares it once the content is stored whole, so that
-// an append that fails leaves the length open (tusAppendLocked does the
-// same). A zero length with content of unknown length, which cannot be
-// announced, is declared at once.
+// when the content's length is known (it was checked to fit); for content
+// of unknown length it is announced in the returned state, which bounds
+// the content, and pending reports that ietfAppendLocked declares it once
+// the content is stored whole, so that an append that fails leaves the
+// length open (tusAppendLocked does the same). A zero length, which cannot
+// be announced, is declared at once.
 func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete bool) (_ FileInfo, pending bool, _ error) {
 	r := q.r
 	length, err := ietfLength(q, info.Offset, complete)
@@ -222,7 +222,7 @@ func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete
 		switch {
 		case err != nil:
 			return info, false, err
-		case r.ContentLength == 0 || length == 0:
+		case r.ContentLength >= 0 || length == 0:
 			info, err = h.declareLength(q, up, info, length, r.ContentLength)
 			return info, false, err
 		}
