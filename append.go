@@ -100,34 +100,48 @@ func (h *Handler) terminateStopped(q *request, up Upload, info FileInfo) {
 // declareLength sets the length of a deferred-length upload, for a request
 // that will still write incoming bytes (-1 if unknown) after the
 // declaration. Declaring the length it already has is accepted; changing
-// it is not.
+// it is not. See checkDeclaration for what is refused; a request whose
+// body of unknown length is still to come declares only once the body is
+// stored whole (see tusAppendLocked), so that a request that fails leaves
+// the length open.
 func (h *Handler) declareLength(q *request, up Upload, info FileInfo, length, incoming int64) (FileInfo, error) {
-	if !info.SizeIsDeferred {
-		if length == info.Size {
-			return info, nil
-		}
-		return info, ErrUploadLengthAlreadySet
-	}
-	if n, ok := announcedLength(info); ok && length != n {
-		return info, ErrInvalidUploadLength.WithMessage("Upload-Length differs from the length announced at creation, " + formatInt(n))
-	}
-	if h.cfg.MaxSize > 0 && length > h.cfg.MaxSize {
-		return info, ErrMaxSizeExceeded
-	}
-	if length < info.Offset {
-		return info, ErrInvalidUploadLength.WithMessage("Upload-Length is smaller than the bytes already uploaded")
-	}
-	if incoming > 0 && info.Offset+incoming > length {
-		return info, ErrSizeExceeded
-	}
-	if !h.composer.UsesLengthDeferrer() {
-		return info, ErrNotImplemented
+	if err := h.checkDeclaration(info, length, incoming); err != nil || !info.SizeIsDeferred {
+		return info, err
 	}
 	if err := h.composer.LengthDeferrer.AsLengthDeclarableUpload(up).DeclareLength(q.ctx(), length); err != nil {
 		return info, err
 	}
 	info.Size, info.SizeIsDeferred, info.AnnouncedSize = length, false, 0
 	return info, nil
+}
+
+// checkDeclaration reports why length cannot become the length of upload
+// info for a request that will still write incoming bytes (-1 if unknown),
+// or nil if it can (also when it is the length the upload already has). It
+// changes nothing, so a request checks it before anything else.
+func (h *Handler) checkDeclaration(info FileInfo, length, incoming int64) error {
+	if !info.SizeIsDeferred {
+		if length == info.Size {
+			return nil
+		}
+		return ErrUploadLengthAlreadySet
+	}
+	if n, ok := announcedLength(info); ok && length != n {
+		return ErrInvalidUploadLength.WithMessage("Upload-Length differs from the length announced at creation, " + formatInt(n))
+	}
+	if h.cfg.MaxSize > 0 && length > h.cfg.MaxSize {
+		return ErrMaxSizeExceeded
+	}
+	if length < info.Offset {
+		return ErrInvalidUploadLength.WithMessage("Upload-Length is smaller than the bytes already uploaded")
+	}
+	if incoming > 0 && info.Offset+incoming > length {
+		return ErrSizeExceeded
+	}
+	if !h.composer.UsesLengthDeferrer() {
+		return ErrNotImplemented
+	}
+	return nil
 }
 
 // announcedLength returns the length an IETF client announced for an

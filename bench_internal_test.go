@@ -45,7 +45,7 @@ func BenchmarkParseConcat(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(len(v)))
 	for b.Loop() {
-		_, ids, err := parseConcat(v)
+		_, ids, err := parseConcat(v, ownURLs{hosts: [3]string{"tus.example.org"}, path: "/files/"})
 		if err != nil || len(ids) != 2 {
 			b.Fatal(ids, err)
 		}

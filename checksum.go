@@ -60,13 +60,28 @@ func parseChecksum(v string) (*checksum, error) {
 }
 
 // checkChecksumHeader validates an Upload-Checksum header, if any, before
-// the request changes anything.
+// the request changes anything. A request that sends the header and also
+// announces an Upload-Checksum trailer is refused: which of two digests
+// would count is not for the server to guess.
 func checkChecksumHeader(r *http.Request) error {
 	if v := r.Header.Get("Upload-Checksum"); v != "" {
+		if checksumTrailer(r) {
+			return errChecksumTwice
+		}
 		_, err := parseChecksum(v)
 		return err
 	}
 	return nil
+}
+
+// errChecksumTwice refuses a request with both an Upload-Checksum header
+// and an announced Upload-Checksum trailer.
+var errChecksumTwice = ErrInvalidChecksum.WithMessage("Upload-Checksum is sent as a header and announced as a trailer: send one of them")
+
+// checksumTrailer reports whether r announces an Upload-Checksum trailer.
+func checksumTrailer(r *http.Request) bool {
+	_, ok := r.Trailer["Upload-Checksum"]
+	return ok
 }
 
 // verifyingReader hashes what it reads and, at the end of the body, checks
@@ -82,16 +97,20 @@ type verifyingReader struct {
 }
 
 // newVerifyingReader wraps body when r carries Upload-Checksum as a header
-// or announces it as a trailer; it returns body unchanged otherwise.
+// or announces it as a trailer (both at once is refused, see
+// checkChecksumHeader); it returns body unchanged otherwise.
 func newVerifyingReader(body io.Reader, r *http.Request) (io.Reader, error) {
 	if v := r.Header.Get("Upload-Checksum"); v != "" {
+		if checksumTrailer(r) {
+			return nil, errChecksumTwice
+		}
 		c, err := parseChecksum(v)
 		if err != nil {
 			return nil, err
 		}
 		return &verifyingReader{r: body, req: r, expect: c, w: c.hash}, nil
 	}
-	if _, ok := r.Trailer[http.CanonicalHeaderKey("Upload-Checksum")]; ok {
+	if checksumTrailer(r) {
 		v := &verifyingReader{r: body, req: r, hashes: make(map[string]hash.Hash, 5)}
 		ws := make([]io.Writer, 0, 5)
 		for alg := range strings.SplitSeq(checksumAlgorithms, ",") {

@@ -26,6 +26,18 @@ type Config struct {
 	// MaxSize is the largest upload length accepted, announced as
 	// Tus-Max-Size; 0 means no limit.
 	MaxSize int64
+	// MaxMetadataSize bounds the metadata of an upload, in bytes
+	// (DefaultMaxMetadataSize, 64 KiB, when zero; negative values are
+	// refused). A creation whose Upload-Metadata header is longer, or
+	// whose metadata as a whole (with what an IETF creation says in
+	// Content-Type and Content-Disposition) would be longer encoded as an
+	// Upload-Metadata header, is refused with 400 ERR_INVALID_METADATA;
+	// its decoded keys and values are then shorter too. A HEAD never
+	// sends an Upload-Metadata header longer than it: metadata that grew
+	// past it otherwise (a PreUploadCreateCallback's, or an upload created
+	// under a larger limit) is sent as the pairs that fit, in key order,
+	// and the rest is left out.
+	MaxMetadataSize int64
 	// DisableDownload turns GET requests off.
 	DisableDownload bool
 	// DisableTermination turns DELETE requests off even if the store
@@ -146,6 +158,7 @@ const (
 	DefaultNetworkTimeout     = 60 * time.Second
 	DefaultAcquireLockTimeout = 20 * time.Second
 	DefaultProgressInterval   = time.Second
+	DefaultMaxMetadataSize    = 64 << 10
 )
 
 // withDefaults returns a copy of c with zero fields set to their defaults,
@@ -156,6 +169,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.MaxSize < 0 {
 		return c, errors.New("tus: Config.MaxSize must not be negative")
+	}
+	switch {
+	case c.MaxMetadataSize < 0:
+		return c, errors.New("tus: Config.MaxMetadataSize must not be negative")
+	case c.MaxMetadataSize == 0:
+		c.MaxMetadataSize = DefaultMaxMetadataSize
 	}
 	if c.BasePath == "" {
 		c.BasePath = DefaultBasePath

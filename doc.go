@@ -22,11 +22,13 @@
 //
 // Every request takes the same path, whichever protocol it speaks:
 //
-//  1. Preparation: a request ID (X-Request-ID), X-HTTP-Method-Override,
-//     CORS (preflights end here) and the choice of protocol: a request with
-//     Tus-Resumable is tus 1.0; one with Upload-Draft-Interop-Version and
-//     no Tus-Resumable is IETF, in the version it names. A version the
-//     server does not speak ends here, and so does OPTIONS (discovery).
+//  1. Preparation: a request ID (X-Request-ID), CORS (preflights end
+//     here) and the choice of protocol: a request with Tus-Resumable is tus
+//     1.0; one with Upload-Draft-Interop-Version and no Tus-Resumable is
+//     IETF, in the version it names. A version the server does not speak
+//     ends here, and so do a singleton header repeated with different
+//     values and an X-HTTP-Method-Override that is not a POST's to PATCH
+//     or DELETE (both 400), and OPTIONS (discovery).
 //  2. Routing: the path names the collection (POST creates an upload) or
 //     one upload by its ID, which is validated once, before any store sees
 //     it. One switch picks, per method, the protocol's handler.

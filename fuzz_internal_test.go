@@ -73,7 +73,7 @@ func FuzzParseConcat(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		kind, ids, err := parseConcat(s)
+		kind, ids, err := parseConcat(s, testOwn)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidConcat) {
 				t.Fatalf("parseConcat(%q) error %v is not ErrInvalidConcat", s, err)
@@ -106,7 +106,7 @@ func FuzzParseConcat(f *testing.F) {
 				}
 				urls[i] = "https://h.example/files/" + id
 			}
-			_, again, err := parseConcat("final;" + strings.Join(urls, " "))
+			_, again, err := parseConcat("final;"+strings.Join(urls, " "), testOwn)
 			if err != nil || !reflect.DeepEqual(again, ids) {
 				t.Fatalf("round trip of %q gave %q, %v", s, again, err)
 			}

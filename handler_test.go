@@ -211,12 +211,15 @@ func TestMethodOverride(t *testing.T) {
 		w := e.serve(newReq(http.MethodPost, "/up1", nil, hdr{"X-HTTP-Method-Override": " delete "}))
 		eq(t, "status", w.Code, http.StatusNoContent)
 	})
-	t.Run("override to HEAD", func(t *testing.T) {
+	// Overridden to HEAD, a POST was answered as a HEAD: headers that
+	// announce a body which is never sent, which over a real connection
+	// leaves the client waiting (issue 14, item 8). Only PATCH and DELETE
+	// are honoured; see TestMethodOverrideOverHTTP in hostile_test.go.
+	t.Run("override to HEAD is refused", func(t *testing.T) {
 		e := newMockEnv(t)
-		e.upload(tus.FileInfo{ID: "up1", Size: 10, Offset: 7})
 		w := e.serve(newReq(http.MethodPost, "/up1", nil, hdr{"X-HTTP-Method-Override": "HEAD"}))
-		eq(t, "status", w.Code, http.StatusOK)
-		eq(t, "Upload-Offset", w.Header().Get("Upload-Offset"), "7")
+		wantError(t, w, http.StatusBadRequest, "ERR_INVALID_HEADER")
+		absent(t, w.Header(), "Upload-Offset")
 	})
 	t.Run("override still needs Tus-Resumable", func(t *testing.T) {
 		e := newMockEnv(t)

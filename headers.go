@@ -2,6 +2,7 @@ package tus
 
 import (
 	"encoding/base64"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -103,6 +104,78 @@ func EncodeMetadata(meta MetaData) string {
 	return b.String()
 }
 
+// parseMetadata reads the Upload-Metadata header of a creation. A header
+// longer than Config.MaxMetadataSize is refused before it is decoded.
+func (h *Handler) parseMetadata(v string) (MetaData, error) {
+	if n := int64(len(v)); n > h.cfg.MaxMetadataSize {
+		return nil, h.metadataTooLarge(n)
+	}
+	return ParseMetadata(v)
+}
+
+// checkMetadataSize refuses the metadata of an upload to create if, encoded
+// as an Upload-Metadata header (as a HEAD sends it back), it would be
+// longer than Config.MaxMetadataSize. The decoded keys and values are
+// shorter than that.
+func (h *Handler) checkMetadataSize(meta MetaData) error {
+	if n := encodedMetadataLen(meta); n > h.cfg.MaxMetadataSize {
+		return h.metadataTooLarge(n)
+	}
+	return nil
+}
+
+// metadataTooLarge is the error for metadata of n bytes.
+func (h *Handler) metadataTooLarge(n int64) error {
+	return ErrInvalidMetadata.WithMessage("Upload-Metadata is too large: " + formatInt(n) +
+		" bytes, this server takes at most " + formatInt(h.cfg.MaxMetadataSize))
+}
+
+// encodedMetadataLen is len(EncodeMetadata(meta)), computed without
+// encoding.
+func encodedMetadataLen(meta MetaData) int64 {
+	var n int64
+	for k, v := range meta {
+		n += metadataPairLen(k, v) + 1 // and a comma
+	}
+	return max(n-1, 0)
+}
+
+// metadataPairLen is the length of one encoded Upload-Metadata pair.
+func metadataPairLen(k, v string) int64 {
+	n := int64(len(k))
+	if v != "" {
+		n += 1 + int64(base64.StdEncoding.EncodedLen(len(v)))
+	}
+	return n
+}
+
+// encodeMetadataLimit encodes meta as EncodeMetadata does, in at most limit
+// bytes: if the whole does not fit, only the pairs that do, taken in key
+// order; it reports whether pairs were left out.
+func encodeMetadataLimit(meta MetaData, limit int64) (string, bool) {
+	if encodedMetadataLen(meta) <= limit {
+		return EncodeMetadata(meta), false
+	}
+	keys := make([]string, 0, len(meta))
+	for k := range meta {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	kept := make(MetaData)
+	var n int64
+	for _, k := range keys {
+		add := metadataPairLen(k, meta[k])
+		if len(kept) > 0 {
+			add++ // the comma
+		}
+		if n+add <= limit {
+			kept[k] = meta[k]
+			n += add
+		}
+	}
+	return EncodeMetadata(kept), true
+}
+
 // MaxPartialUploads is the most partial uploads one final upload may name.
 const MaxPartialUploads = 1000
 
@@ -116,10 +189,12 @@ const (
 )
 
 // parseConcat decodes an Upload-Concat header: "partial", or "final;"
-// followed by space-separated upload URLs, whose last path segments are
-// returned as IDs. The same partial may be named more than once (tus 1.0,
-// Concatenation: it "MAY be present multiple times").
-func parseConcat(header string) (concatKind, []string, error) {
+// followed by space-separated upload URLs of this server (own), whose IDs
+// are returned. The same partial may be named more than once (tus 1.0,
+// Concatenation: it "MAY be present multiple times"). A URL that names
+// anything but one of own's uploads is refused, with the URL (shortened)
+// in the message.
+func parseConcat(header string, own ownURLs) (concatKind, []string, error) {
 	header = strings.TrimSpace(header)
 	switch {
 	case header == "":
@@ -129,9 +204,9 @@ func parseConcat(header string) (concatKind, []string, error) {
 	case strings.HasPrefix(header, "final;"):
 		var ids []string
 		for u := range strings.FieldsSeq(header[len("final;"):]) {
-			id, ok := idFromURL(u)
+			id, ok := own.uploadID(u)
 			if !ok {
-				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: not an upload URL: " + truncate(u, 80))
+				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: not an upload URL of this server: " + truncate(u, 80))
 			}
 			if len(ids) == MaxPartialUploads {
 				return concatNone, nil, ErrInvalidConcat.WithMessage("invalid Upload-Concat header: more than " + formatInt(MaxPartialUploads) + " partial uploads")
@@ -147,15 +222,80 @@ func parseConcat(header string) (concatKind, []string, error) {
 	}
 }
 
-// idFromURL returns the upload ID at the end of an absolute or relative URL.
-func idFromURL(raw string) (string, bool) {
+// ownURLs describes this server's upload URLs as one request sees them: a
+// final upload may name its partials by these only.
+type ownURLs struct {
+	// hosts are the hosts (host[:port]) that name this server; empty
+	// entries are unused. The first is the one relative URLs resolve
+	// against.
+	hosts [3]string
+	// path is the base path, with a leading and a trailing slash.
+	path string
+}
+
+// ownURLs returns the upload URLs of this server as r sees them: those on
+// r's Host, on the host of an absolute Config.BasePath, and, with
+// Config.RespectForwardedHeaders, on the host the proxy forwarded; all
+// under the base path.
+func (h *Handler) ownURLs(r *http.Request) ownURLs {
+	o := ownURLs{path: h.basePath}
+	o.hosts[0] = r.Host
+	if h.baseOrigin != "" {
+		o.hosts[1] = h.baseOrigin[strings.Index(h.baseOrigin, "://")+3:]
+	}
+	if h.cfg.RespectForwardedHeaders {
+		_, o.hosts[2] = forwardedOrigin(r, "http", "")
+	}
+	return o
+}
+
+// uploadID returns the ID of the upload raw names, if raw is one of o's
+// upload URLs: an absolute http or https URL on one of o's hosts, or a
+// reference relative to the base path ("/files/ID", or just "ID"), with
+// the ID as the one segment below the base path (a trailing slash, a query
+// and a fragment are ignored).
+func (o ownURLs) uploadID(raw string) (string, bool) {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.User != nil || u.Opaque != "" {
 		return "", false
 	}
-	p := strings.TrimSuffix(u.EscapedPath(), "/")
-	id := p[strings.LastIndexByte(p, '/')+1:]
+	base := url.URL{Scheme: "http", Host: o.hosts[0], Path: o.path}
+	ref := base.ResolveReference(u)
+	if u.Scheme != "" || u.Host != "" { // not a path: its host must be ours
+		if ref.Scheme != "http" && ref.Scheme != "https" || !o.ownHost(ref.Scheme, ref.Host) {
+			return "", false
+		}
+	}
+	p := ref.EscapedPath()
+	if !strings.HasPrefix(p, o.path) {
+		return "", false
+	}
+	id := strings.TrimSuffix(p[len(o.path):], "/")
 	return id, ValidID(id)
+}
+
+// ownHost reports whether host, in a URL of scheme, is one of o's hosts.
+// Hosts compare without case, and a default port (80 for http, 443 for
+// https) counts as none.
+func (o ownURLs) ownHost(scheme, host string) bool {
+	host = withoutDefaultPort(scheme, host)
+	for _, h := range o.hosts {
+		if h != "" && strings.EqualFold(withoutDefaultPort(scheme, h), host) {
+			return true
+		}
+	}
+	return false
+}
+
+// withoutDefaultPort strips the default port of scheme from host.
+func withoutDefaultPort(scheme, host string) string {
+	switch {
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		return host[:len(host)-3]
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		return host[:len(host)-4]
+	}
+	return host
 }
 
 // truncate shortens s to at most n bytes for use in messages.

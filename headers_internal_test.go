@@ -115,6 +115,10 @@ func TestEncodeMetadata(t *testing.T) {
 	}
 }
 
+// testOwn is the server the parseConcat tests run on: h.example, uploads
+// under /files/.
+var testOwn = ownURLs{hosts: [3]string{"h.example"}, path: "/files/"}
+
 func TestParseConcat(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -127,7 +131,23 @@ func TestParseConcat(t *testing.T) {
 		{"partial", concatPartial, nil, false},
 		{" partial ", concatPartial, nil, false},
 		{"final;/files/a /files/b", concatFinal, []string{"a", "b"}, false},
-		{"final;http://h.example/files/a https://x.example:8080/up/b/", concatFinal, []string{"a", "b"}, false},
+		{"final;http://h.example/files/a https://H.Example:443/files/b/", concatFinal, []string{"a", "b"}, false},
+		{"final;http://h.example:80/files/a //h.example/files/b", concatFinal, []string{"a", "b"}, false},
+		{"final;/files/x/../a", concatFinal, []string{"a"}, false},
+		// Only this server's upload URLs name partials (issue 14, item 8):
+		// another host, another port, another path, another scheme.
+		{"final;http://h.example/files/a https://x.example:8080/up/b/", concatNone, nil, true},
+		{"final;http://h.example:8080/files/a", concatNone, nil, true},
+		{"final;http://evil.example/files/a", concatNone, nil, true},
+		{"final;//evil.example/files/a", concatNone, nil, true},
+		{"final;/up/a", concatNone, nil, true},
+		{"final;/files/sub/a", concatNone, nil, true},
+		{"final;/a", concatNone, nil, true},
+		{"final;ftp://h.example/files/a", concatNone, nil, true},
+		{"final;http://u:p@h.example/files/a", concatNone, nil, true},
+		{"final;/files/a%2Fb", concatNone, nil, true},
+		{"final;/files/%2e%2e/a", concatNone, nil, true},
+		{"final;mailto:a", concatNone, nil, true},
 		{"final; a  b\tc", concatFinal, []string{"a", "b", "c"}, false},
 		{"final;/files/a?x=1#frag", concatFinal, []string{"a"}, false},
 		{"final;", concatNone, nil, true},
@@ -142,7 +162,7 @@ func TestParseConcat(t *testing.T) {
 		{"finale;/files/a", concatNone, nil, true},
 	}
 	for _, tt := range tests {
-		kind, ids, err := parseConcat(tt.in)
+		kind, ids, err := parseConcat(tt.in, testOwn)
 		if (err != nil) != tt.err {
 			t.Errorf("parseConcat(%q) error = %v, want error %v", tt.in, err, tt.err)
 			continue
@@ -237,7 +257,7 @@ func TestFileInfoState(t *testing.T) {
 }
 
 func TestParseConcatLimits(t *testing.T) {
-	if _, ids, err := parseConcat("final;/files/a /files/b /files/a"); err != nil || strings.Join(ids, " ") != "a b a" {
+	if _, ids, err := parseConcat("final;/files/a /files/b /files/a", testOwn); err != nil || strings.Join(ids, " ") != "a b a" {
 		t.Errorf("a partial named twice: ids %q, %v; want a b a (tus 1.0 allows it)", ids, err)
 	}
 	var b strings.Builder
@@ -245,10 +265,10 @@ func TestParseConcatLimits(t *testing.T) {
 	for i := range MaxPartialUploads + 1 {
 		fmt.Fprintf(&b, "/files/p%d ", i)
 	}
-	if _, _, err := parseConcat(b.String()); err == nil {
+	if _, _, err := parseConcat(b.String(), testOwn); err == nil {
 		t.Errorf("more than %d partials were accepted", MaxPartialUploads)
 	}
-	if _, ids, err := parseConcat(strings.TrimSuffix(b.String(), fmt.Sprintf("/files/p%d ", MaxPartialUploads))); err != nil || len(ids) != MaxPartialUploads {
+	if _, ids, err := parseConcat(strings.TrimSuffix(b.String(), fmt.Sprintf("/files/p%d ", MaxPartialUploads)), testOwn); err != nil || len(ids) != MaxPartialUploads {
 		t.Errorf("exactly %d partials: %d ids, %v", MaxPartialUploads, len(ids), err)
 	}
 }

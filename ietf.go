@@ -65,7 +65,10 @@ func (h *Handler) ietfCreation(q *request) (FileInfo, bool, error) {
 	if r.Header.Get("Upload-Offset") != "" {
 		return info, false, errIETFHeader.WithMessage("an upload creation must not carry Upload-Offset")
 	}
-	if info.MetaData, err = ietfMetadata(r); err != nil {
+	if err := checkChecksumHeader(r); err != nil {
+		return info, false, err
+	}
+	if info.MetaData, err = h.ietfMetadata(r); err != nil {
 		return info, false, err
 	}
 	length, err := ietfLength(q, 0, complete)
@@ -137,8 +140,10 @@ func ietfAppendHeaders(q *request) (offset int64, complete bool, err error) {
 	if !ok {
 		return 0, false, ErrInvalidOffset
 	}
-	complete, err = ietfComplete(q, v.requiresComplete())
-	return offset, complete, err
+	if complete, err = ietfComplete(q, v.requiresComplete()); err != nil {
+		return offset, false, err
+	}
+	return offset, complete, checkChecksumHeader(r)
 }
 
 // ietfAppendLocked does the work of ietfAppend once q holds the lock. It
@@ -171,43 +176,66 @@ func (h *Handler) ietfAppendLocked(q *request, offset int64, complete bool) (Fil
 	case offset != info.Offset:
 		err = ErrMismatchOffset
 	default:
-		info, err = h.ietfCheckLength(q, up, info, complete)
+		var pending bool
+		info, pending, err = h.ietfCheckLength(q, up, info, complete)
 		if err == nil {
 			info, resp, err = h.ietfWrite(q, up, info, complete)
+		}
+		if err == nil && pending && info.SizeIsDeferred {
+			// The length the append stated, now that its content is
+			// stored whole (ietfWrite declared it already if the append
+			// completed the upload).
+			if info, err = h.declareLength(q, up, info, info.AnnouncedSize, 0); err == nil && info.IsComplete() {
+				resp, err = h.finishUpload(q, up, info)
+			}
 		}
 	}
 	return info, true, resp, err
 }
 
-// ietfCheckLength checks the length an append states against the upload's,
-// and declares it if the upload's was open.
-func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete bool) (FileInfo, error) {
+// ietfCheckLength checks the length an append states against the upload's.
+// If the upload's length was open, the stated length is declared at once
+// when the content's length is known (it was checked to fit); for content
+// of unknown length it is announced in the returned state, which bounds
+// the content, and pending reports that ietfAppendLocked declares it once
+// the content is stored whole, so that an append that fails leaves the
+// length open (tusAppendLocked does the same). A zero length, which cannot
+// be announced, is declared at once.
+func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete bool) (_ FileInfo, pending bool, _ error) {
 	r := q.r
 	length, err := ietfLength(q, info.Offset, complete)
 	n, announced := announcedLength(info)
 	switch {
 	case err != nil:
-		return info, err
+		return info, false, err
 	case length >= 0 && announced && length != n:
-		return info, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(n))
+		return info, false, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(n))
 	case announced && r.ContentLength > n-info.Offset:
-		return info, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+		return info, false, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
 	case announced:
 		// Stays announced: declared when the client completes the upload.
 	case length >= 0 && info.SizeIsDeferred:
-		declared, err := h.declareLength(q, up, info, length, r.ContentLength)
+		err := h.checkDeclaration(info, length, r.ContentLength)
 		if errors.Is(err, ErrInvalidUploadLength) || errors.Is(err, ErrSizeExceeded) {
 			err = errIETFInconsistentLength.WithMessage("the stated length is smaller than the upload's content")
 		}
-		return declared, err
+		switch {
+		case err != nil:
+			return info, false, err
+		case r.ContentLength >= 0 || length == 0:
+			info, err = h.declareLength(q, up, info, length, r.ContentLength)
+			return info, false, err
+		}
+		info.AnnouncedSize = length
+		return info, true, nil
 	case length >= 0 && length != info.Size:
-		return info, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(info.Size))
+		return info, false, errIETFInconsistentLength.WithMessage("the stated length differs from the upload's length " + formatInt(info.Size))
 	case !info.SizeIsDeferred && r.ContentLength > info.Size-info.Offset:
-		return info, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
+		return info, false, errIETFInconsistentLength.WithMessage("the content goes past the upload's length")
 	case info.SizeIsDeferred && h.cfg.MaxSize > 0 && r.ContentLength > h.cfg.MaxSize-info.Offset:
-		return info, ErrMaxSizeExceeded
+		return info, false, ErrMaxSizeExceeded
 	}
-	return info, nil
+	return info, false, nil
 }
 
 // ietfWrite stores the content of an IETF creation or append, if any, and

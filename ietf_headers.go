@@ -169,8 +169,9 @@ func (h *Handler) ietfProgress(q *request) func(int64) bool {
 // says about the representation (Content-Type as filetype, the
 // Content-Disposition filename as filename, as a tus client would send
 // them), and Upload-Metadata, which tus-js-client sends in IETF mode too.
-func ietfMetadata(r *http.Request) (MetaData, error) {
-	meta, err := ParseMetadata(r.Header.Get("Upload-Metadata"))
+// The whole is bounded by Config.MaxMetadataSize.
+func (h *Handler) ietfMetadata(r *http.Request) (MetaData, error) {
+	meta, err := h.parseMetadata(r.Header.Get("Upload-Metadata"))
 	if err != nil {
 		return nil, err
 	}
@@ -181,6 +182,9 @@ func ietfMetadata(r *http.Request) (MetaData, error) {
 			}
 			meta[k] = v
 		}
+	}
+	if err := h.checkMetadataSize(meta); err != nil {
+		return nil, err
 	}
 	return meta, nil
 }

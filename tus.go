@@ -1,6 +1,7 @@
 package tus
 
 import (
+	"log/slog"
 	"net/http"
 	"strings"
 )
@@ -87,14 +88,22 @@ func (h *Handler) tusCreate(q *request) {
 func (h *Handler) parseCreation(q *request) (FileInfo, []Upload, []FileInfo, error) {
 	var info FileInfo
 	hdr := q.r.Header
-	kind, ids, err := parseConcat(hdr.Get("Upload-Concat"))
+	concat := hdr.Get("Upload-Concat")
+	var own ownURLs
+	if concat != "" {
+		own = h.ownURLs(q.r)
+	}
+	kind, ids, err := parseConcat(concat, own)
 	if err != nil {
 		return info, nil, nil, err
 	}
 	if kind != concatNone && !h.concatEnabled() {
 		return info, nil, nil, ErrInvalidConcat.WithMessage("concatenation is not supported by this server")
 	}
-	if info.MetaData, err = ParseMetadata(hdr.Get("Upload-Metadata")); err != nil {
+	if info.MetaData, err = h.parseMetadata(hdr.Get("Upload-Metadata")); err != nil {
+		return info, nil, nil, err
+	}
+	if err = h.checkMetadataSize(info.MetaData); err != nil {
 		return info, nil, nil, err
 	}
 	lengthHdr, deferHdr := hdr.Get("Upload-Length"), hdr.Get("Upload-Defer-Length")
@@ -200,9 +209,38 @@ func (h *Handler) tusAppendLocked(q *request, offset, declared int64, declares b
 		return info, false, HTTPResponse{}, ErrMismatchOffset
 	}
 	wasDeferred := info.SizeIsDeferred
+	// body is the upload as appendBody sees it. A length the request
+	// declares for a deferred-length upload with a body of unknown length
+	// (chunked; pending) is declared only once the body is stored whole: a
+	// body that goes past it, fails its checksum or breaks off leaves the
+	// length open, so a request that fails changes nothing it does not
+	// report, and the store never holds a declared length below its bytes.
+	// Until then the length bounds the body as an announced one does; a
+	// zero length, which cannot be announced, as a declared one (no byte
+	// can then be stored, so appendBody cannot finish the upload before its
+	// length is declared). A body whose Content-Length fits is known to
+	// fit before it is read: its length is declared first, so that a store
+	// that refuses the declaration (limitedstore, out of room) does so
+	// before any byte is written.
+	body, pending := info, false
 	if declares {
-		if info, err = h.declareLength(q, up, info, declared, q.r.ContentLength); err != nil {
+		if err = h.checkDeclaration(info, declared, q.r.ContentLength); err != nil {
 			return info, false, HTTPResponse{}, err
+		}
+		switch {
+		case !info.SizeIsDeferred: // the length it already has
+		case q.r.ContentLength < 0:
+			pending = true
+			if declared > 0 {
+				body.AnnouncedSize = declared
+			} else {
+				body.SizeIsDeferred = false
+			}
+		default:
+			if info, err = h.declareLength(q, up, info, declared, q.r.ContentLength); err != nil {
+				return info, false, HTTPResponse{}, err
+			}
+			body = info
 		}
 	}
 	if !info.SizeIsDeferred && q.r.ContentLength > info.Size-info.Offset {
@@ -211,7 +249,13 @@ func (h *Handler) tusAppendLocked(q *request, offset, declared int64, declares b
 	var resp HTTPResponse
 	switch {
 	case q.r.ContentLength != 0:
-		info, resp, err = h.appendBody(q, up, info, nil)
+		body, resp, err = h.appendBody(q, up, body, nil)
+		info.Offset = body.Offset
+		if pending && err == nil {
+			if info, err = h.declareLength(q, up, info, declared, 0); err == nil && info.IsComplete() {
+				resp, err = h.finishUpload(q, up, info)
+			}
+		}
 	case wasDeferred && declares && info.IsComplete():
 		// An empty PATCH that declares the length the upload already has.
 		resp, err = h.finishUpload(q, up, info)
@@ -253,7 +297,14 @@ func (h *Handler) setUploadHeaders(q *request, info FileInfo) {
 		hdr.Set("Upload-Length", formatInt(info.Size))
 	}
 	if len(info.MetaData) > 0 {
-		hdr.Set("Upload-Metadata", EncodeMetadata(info.MetaData))
+		meta, cut := encodeMetadataLimit(info.MetaData, h.cfg.MaxMetadataSize)
+		if cut {
+			q.log().LogAttrs(q.ctx(), slog.LevelWarn, "upload metadata exceeds MaxMetadataSize: HEAD sends only the pairs that fit",
+				slog.String("id", info.ID), slog.Int64("max_metadata_size", h.cfg.MaxMetadataSize))
+		}
+		if meta != "" {
+			hdr.Set("Upload-Metadata", meta)
+		}
 	}
 	switch {
 	case info.IsPartial:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/hooks"
 )
 
@@ -32,6 +33,7 @@ type options struct {
 
 	// Protocol.
 	maxSize              int64
+	maxMetadataSize      int64
 	disableIETF          bool
 	disableDownload      bool
 	disableTermination   bool
@@ -113,7 +115,7 @@ type flagGroup struct {
 // (TestHelpListsEveryFlag).
 var flagGroups = []flagGroup{
 	{"Listening", []string{"host", "port", "unix-sock", "base-path", "behind-proxy", "tls-certificate", "tls-key", "tls-mode", "enable-h2c"}},
-	{"Protocol", []string{"max-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration"}},
+	{"Protocol", []string{"max-size", "max-metadata-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration"}},
 	{"CORS", []string{"disable-cors", "cors-allow-origin", "cors-allow-credentials", "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-max-age"}},
 	{"Storage", []string{"dir", "store-size"}},
 	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes"}},
@@ -171,6 +173,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.h2c, "enable-h2c", false, "also serve HTTP/2 without TLS (h2c, prior knowledge), e.g. behind a proxy speaking HTTP/2 to tusd")
 
 	fs.Int64Var(&o.maxSize, "max-size", 0, "largest upload accepted, in `bytes` (0: no limit)")
+	fs.Int64Var(&o.maxMetadataSize, "max-metadata-size", tus.DefaultMaxMetadataSize, "largest Upload-Metadata of an upload, in `bytes`, as sent or as it would be sent back; a creation with more is refused with 400 (0: the default)")
 	fs.BoolVar(&o.disableIETF, "disable-ietf-drafts", false, "serve only tus 1.0, not the IETF resumable upload drafts (interop versions 3 to 8, chosen by Upload-Draft-Interop-Version)")
 	fs.BoolVar(&o.disableDownload, "disable-download", false, "do not serve uploads with GET")
 	fs.BoolVar(&o.disableTermination, "disable-termination", false, "do not let clients delete uploads (termination extension)")
@@ -349,7 +352,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		name string
 		n    int64
 	}{
-		{"-max-size", o.maxSize}, {"-store-size", o.storeSize},
+		{"-max-size", o.maxSize}, {"-max-metadata-size", o.maxMetadataSize}, {"-store-size", o.storeSize},
 		{"-hooks-http-retry", int64(o.hooks.httpRetry)}, {"-hooks-http-max-response-size", o.hooks.maxResponseSize},
 		{"-s3-part-size", o.s3.partSize}, {"-s3-min-part-size", o.s3.minPartSize},
 		{"-s3-max-parts", int64(o.s3.maxParts)}, {"-s3-concurrent-part-uploads", int64(o.s3.concurrentPartUploads)},

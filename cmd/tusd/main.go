@@ -87,6 +87,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		StoreComposer:           composer,
 		BasePath:                o.basePath,
 		MaxSize:                 o.maxSize,
+		MaxMetadataSize:         o.maxMetadataSize,
 		DisableIETFDrafts:       o.disableIETF,
 		DisableDownload:         o.disableDownload,
 		DisableTermination:      o.disableTermination,
@@ -132,7 +133,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	attrs := []any{"address", addr + o.basePath, "listen", listenAddr, "version", versionString()}
 	attrs = append(attrs, storeAttrs...)
-	attrs = append(attrs, "max_size", o.maxSize, "store_size", o.storeSize, "expiration", o.expiration, "ietf_drafts", !o.disableIETF,
+	attrs = append(attrs, "max_size", o.maxSize, "max_metadata_size", o.maxMetadataSize, "store_size", o.storeSize, "expiration", o.expiration, "ietf_drafts", !o.disableIETF,
 		"download", !o.disableDownload, "termination", !o.disableTermination, "concatenation", !o.disableConcatenation,
 		"cors", corsSummary(o.cors), "behind_proxy", o.behindProxy, "tls", o.tlsCert != "", "h2c", o.h2c,
 		"network_timeout", o.networkTimeout, "shutdown_timeout", o.shutdownTimeout, "acquire_lock_timeout", o.acquireLockTimeout)

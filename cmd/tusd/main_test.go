@@ -34,6 +34,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 1080, def.port)
 	assert.Equal(t, "/files/", def.basePath)
 	assert.Equal(t, 10*time.Second, def.shutdownTimeout)
+	assert.Equal(t, int64(64<<10), def.maxMetadataSize)
 	assert.True(t, def.exposeMetrics)
 	assert.Equal(t, "pre-create,post-create,post-receive,post-terminate,post-finish", def.hooks.enabledEvents)
 
@@ -47,6 +48,8 @@ func TestParseFlags(t *testing.T) {
 				o.dir, o.host, o.port, o.basePath, o.maxSize = "/srv/up", "127.0.0.1", 0, "/uploads/", 100
 			}},
 		{args: []string{"-max-size", "-1"}, wantErr: "-max-size"},
+		{args: []string{"-max-metadata-size", "1024"}, want: func(o *options) { o.maxMetadataSize = 1024 }},
+		{args: []string{"-max-metadata-size", "-1"}, wantErr: "-max-metadata-size must not be negative"},
 		{args: []string{"-store-size", "-1"}, wantErr: "-store-size must not be negative"},
 		{args: []string{"-port", "70000"}, wantErr: "-port"},
 		{args: []string{"extra"}, wantErr: "unexpected argument"},
@@ -149,12 +152,13 @@ func TestEnvironment(t *testing.T) {
 	env := map[string]string{
 		"TUSD_MAX_SIZE": "1000", "TUSD_PORT": "9999", "TUSD_DISABLE_DOWNLOAD": "true",
 		"TUSD_EXPIRATION": "36h", "TUSD_HOOKS_ENABLED_EVENTS": "pre-create", "TUSD_BASE_PATH": "",
-		"TUSD_CORS_ALLOW_ORIGIN": `https://a\.example`,
+		"TUSD_CORS_ALLOW_ORIGIN": `https://a\.example`, "TUSD_MAX_METADATA_SIZE": "2048",
 	}
 	getenv := func(k string) string { return env[k] }
 	o, err := parseFlags([]string{"-port", "0"}, getenv, io.Discard)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1000), o.maxSize)
+	assert.Equal(t, int64(2048), o.maxMetadataSize)
 	assert.Equal(t, 0, o.port, "the command line wins")
 	assert.True(t, o.disableDownload)
 	assert.Equal(t, 36*time.Hour, o.expiration)
