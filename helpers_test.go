@@ -614,3 +614,13 @@ func (s *memStore) finishedUpload(id string) bool {
 	u, ok := s.uploads[id]
 	return ok && u.finished
 }
+
+// info returns upload id's state as the store holds it.
+func (s *memStore) info(t testing.TB, id string) tus.FileInfo {
+	t.Helper()
+	up, err := s.GetUpload(context.Background(), id)
+	noErr(t, err)
+	info, err := up.GetInfo(context.Background())
+	noErr(t, err)
+	return info
+}

@@ -178,6 +178,10 @@ func (h *Handler) ietfAppendLocked(q *request, offset int64, complete bool) (Fil
 	default:
 		var pending bool
 		info, pending, err = h.ietfCheckLength(q, up, info, complete)
+		if err == nil && pending && info.AnnouncedSize == 0 {
+			info, resp, err = h.zeroLengthAppend(q, up, info)
+			return info, true, resp, err
+		}
 		if err == nil {
 			info, resp, err = h.ietfWrite(q, up, info, complete)
 		}
@@ -193,6 +197,28 @@ func (h *Handler) ietfAppendLocked(q *request, offset int64, complete bool) (Fil
 	return info, true, resp, err
 }
 
+// zeroLengthAppend serves an append that states Upload-Length: 0 for an
+// empty upload whose length is open, with content of unknown length: the
+// content is read against a length of 0 before anything is declared, so
+// content with any byte is refused and changes nothing; empty content
+// declares the length and completes the upload.
+func (h *Handler) zeroLengthAppend(q *request, up Upload, info FileInfo) (FileInfo, HTTPResponse, error) {
+	probe := info
+	probe.Size, probe.SizeIsDeferred = 0, false // as appendBody sees it: no byte fits
+	if _, _, err := h.appendBody(q, up, probe, nil); err != nil {
+		if errors.Is(err, ErrSizeExceeded) {
+			err = errIETFInconsistentLength.WithMessage("the content goes past the stated length of 0")
+		}
+		return info, HTTPResponse{}, err
+	}
+	info, err := h.declareLength(q, up, info, 0, 0)
+	if err != nil {
+		return info, HTTPResponse{}, err
+	}
+	resp, err := h.finishUpload(q, up, info)
+	return info, resp, err
+}
+
 // ietfCheckLength checks the length an append states against the upload's.
 // If the upload's length was open, the stated length is declared at once
 // when the content's length is known (it was checked to fit); for content
@@ -200,7 +226,8 @@ func (h *Handler) ietfAppendLocked(q *request, offset int64, complete bool) (Fil
 // the content, and pending reports that ietfAppendLocked declares it once
 // the content is stored whole, so that an append that fails leaves the
 // length open (tusAppendLocked does the same). A zero length, which cannot
-// be announced, is declared at once.
+// be announced, is pending too, with the state unchanged: the content is
+// read against it first (zeroLengthAppend).
 func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete bool) (_ FileInfo, pending bool, _ error) {
 	r := q.r
 	length, err := ietfLength(q, info.Offset, complete)
@@ -222,9 +249,13 @@ func (h *Handler) ietfCheckLength(q *request, up Upload, info FileInfo, complete
 		switch {
 		case err != nil:
 			return info, false, err
-		case r.ContentLength >= 0 || length == 0:
+		case r.ContentLength >= 0:
 			info, err = h.declareLength(q, up, info, length, r.ContentLength)
 			return info, false, err
+		case length == 0:
+			// Cannot be announced: ietfAppendLocked reads the content
+			// against it first (zeroLengthAppend).
+			return info, true, nil
 		}
 		info.AnnouncedSize = length
 		return info, true, nil
