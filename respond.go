@@ -40,8 +40,9 @@ func (h *Handler) sendError(q *request, err error) {
 }
 
 // logError logs err as its kind deserves and returns the protocol error it
-// is, or nil for an internal error: a refusal at debug level, a server
-// error at error level, a client that went away at debug level.
+// is, or nil for an internal error: a refusal (and an upload stopped by a
+// shutdown) at debug level, a server error at error level, a client that
+// went away at debug level.
 func (h *Handler) logError(q *request, err error) *Error {
 	e := asError(err)
 	ctx := q.ctx()
@@ -51,7 +52,7 @@ func (h *Handler) logError(q *request, err error) *Error {
 		q.log().LogAttrs(ctx, slog.LevelDebug, "request canceled by client")
 	case e == nil:
 		q.log().LogAttrs(ctx, slog.LevelError, "internal error", slog.String("error", err.Error()))
-	case e.Status >= 500:
+	case e.Status >= 500 && !errors.Is(e, ErrServerShutdown):
 		q.log().LogAttrs(ctx, slog.LevelError, "server error", slog.String("error", err.Error()))
 	default:
 		q.log().LogAttrs(ctx, slog.LevelDebug, "request refused", slog.String("error", err.Error()))
