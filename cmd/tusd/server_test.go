@@ -394,6 +394,45 @@ func TestNetworkTimeout(t *testing.T) {
 	}
 }
 
+// TestMinTransferRate: a PATCH that trickles below -min-transfer-rate is
+// answered 408 ERR_TRANSFER_TOO_SLOW while its client still sends, keeps
+// its bytes, and is counted in tusd_slow_transfers_total.
+func TestMinTransferRate(t *testing.T) {
+	p, _ := startLocal(t, "-min-transfer-rate", "20000", "-min-transfer-rate-window", "500ms")
+	u := create(t, p.base, 1<<20)
+	pw, done := streamPatch(t, u, 1<<20)
+	src := randomBytes(1<<20, 9)
+	sending := make(chan struct{})
+	go func() { // 10 kB/s, half the minimum, until the pipe is closed
+		defer close(sending)
+		for off := 0; off < len(src); off += 500 {
+			if _, err := pw.Write(src[off : off+500]); err != nil {
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	var a patchAnswer
+	select {
+	case a = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the trickling PATCH was not answered")
+	}
+	pw.Close()
+	<-sending
+	require.NoError(t, a.err, "the answer reaches the client still sending")
+	assert.Equal(t, http.StatusRequestTimeout, a.status)
+	assert.Contains(t, a.body, "ERR_TRANSFER_TOO_SLOW")
+	off, err := strconv.Atoi(a.header.Get("Upload-Offset"))
+	require.NoError(t, err)
+	assert.Positive(t, off)
+	assert.Equal(t, off, headOffset(t, u), "the bytes read are stored")
+	waitMetric(t, p.base, 1, "tusd_slow_transfers_total")
+	waitMetric(t, p.base, 1, "tusd_errors_total", "status", "408", "code", "ERR_TRANSFER_TOO_SLOW")
+	patch(t, u, off, src[off:])
+	download(t, u, src)
+}
+
 // logLines parses tusd's JSON log.
 func logLines(t *testing.T, out string) []map[string]any {
 	t.Helper()
