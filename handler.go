@@ -208,11 +208,14 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 //
 // A HEAD must neither break a healthy upload nor keep a client that
 // resumes waiting. So when a request of this process is reading a body
-// into the upload and bytes arrived within the last 400 ms (twice the
-// grace a request asked to let go still reads), the upload is busy and
+// into the upload whose bytes arrived within the last 400 ms (twice the
+// grace a request asked to let go still reads), the HEAD watches it for
+// 200 ms; if it is still reading and moving then, the upload is busy and
 // healthy: the HEAD is answered from the store's state (GetInfo, never
 // ahead of what the store holds) without taking the lock, and the writer
-// goes on. Otherwise (no body being read here, or one that is idle,
+// goes on. (The 200 ms tell a healthy body from that of a client that has
+// just broken off to resume at once: its request reads what was left in
+// the connection's buffers and ends within them.) Otherwise (no body being read here, or one that is idle,
 // stalled or ending) the HEAD takes the upload's lock as before: an older
 // request still writing is asked to stop first, stores what it read, and
 // the offset returned is the one a resuming PATCH must send. A lock held
