@@ -28,6 +28,8 @@ func (h *Handler) appendBody(q *request, up Upload, info FileInfo, progress func
 		limit = h.cfg.MaxSize - info.Offset
 	}
 	br := newBodyReader(q.w, q.r, limit, h.cfg.NetworkTimeout)
+	br.setMinRate(h.cfg.MinTransferRate, h.cfg.MinTransferRateWindow)
+	q.body = br
 	br.keepToLimit = q.ietf != 0 && known
 	br.keepAnnounced = q.ietf != 0
 	start := info.Offset
@@ -48,7 +50,7 @@ func (h *Handler) appendBody(q *request, up Upload, info FileInfo, progress func
 	if err != nil {
 		return info, HTTPResponse{}, err
 	}
-	q.lock.attach(br)
+	h.attachBody(q, br)
 	// The client may be gone, but what was read must still be stored.
 	n, werr := up.WriteChunk(detach(q.ctx()), info.Offset, src)
 	br.finish()

@@ -3,14 +3,18 @@ package tus
 import (
 	"errors"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
 // bodyReader reads a request body for a store. It keeps a rolling read
-// deadline (Config.NetworkTimeout), can be interrupted from another
+// deadline (Config.NetworkTimeout), enforces the minimum transfer rate
+// (Config.MinTransferRate, see pace), records when bytes last arrived (for
+// monitoring HEADs, see moving), can be interrupted from another
 // goroutine (a newer request wants the upload's lock), reports progress, and
 // stops at the number of bytes the upload may still take: more bytes than
 // that fail the whole chunk with ErrSizeExceeded (tus), or, for an IETF
@@ -26,8 +30,26 @@ type bodyReader struct {
 	limit int64 // bytes the upload may still take; -1 for no limit
 	read  int64 // bytes returned so far
 
-	timeout    time.Duration
-	deadlineAt time.Time // when the deadline was last pushed
+	timeout time.Duration
+	// The minimum transfer rate: need bytes in every window of time spent
+	// waiting for the client (in Read); 0 for none. winRead is b.read when
+	// the current window began, waited the time waited in it so far.
+	need    int64
+	window  time.Duration
+	winRead int64
+	waited  time.Duration
+	// deadlineTo is the read deadline last set (zero: none); rateDeadline
+	// says it is the end of a window that is short of bytes, not the
+	// network timeout. slack is how much later than wanted a deadline may
+	// stay before it is pushed (a sixteenth of the shorter period).
+	deadlineTo   time.Time
+	rateDeadline bool
+	slack        time.Duration
+
+	// born is when the reader was made; lastRead is when bytes last
+	// arrived, as time since born (0: none yet). Other goroutines read it.
+	born     time.Time
+	lastRead atomic.Int64
 
 	progressEvery time.Duration
 	progressAt    time.Time
@@ -55,6 +77,30 @@ func newBodyReader(w http.ResponseWriter, r *http.Request, limit int64, timeout 
 		rc:      http.NewResponseController(w),
 		limit:   limit,
 		timeout: timeout,
+		slack:   timeout / 16,
+		born:    time.Now(),
+	}
+}
+
+// setMinRate makes the body fail with ErrTransferTooSlow when it delivers
+// fewer than rate bytes per second over window (Config.MinTransferRate and
+// MinTransferRateWindow); rate 0 turns the check off.
+func (b *bodyReader) setMinRate(rate int64, window time.Duration) {
+	if rate <= 0 || window <= 0 {
+		return
+	}
+	need := float64(rate) * window.Seconds()
+	switch {
+	case need >= math.MaxInt64:
+		b.need = math.MaxInt64
+	case need < 1:
+		b.need = 1
+	default:
+		b.need = int64(need)
+	}
+	b.window = window
+	if b.slack <= 0 || window/16 < b.slack {
+		b.slack = window / 16
 	}
 }
 
@@ -81,15 +127,25 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 			p = p[:rem]
 		}
 	}
-	if b.timeout > 0 {
-		now := time.Now()
-		if now.Sub(b.deadlineAt) > b.timeout/16 {
-			b.deadlineAt = now
-			b.setDeadline(now.Add(b.timeout))
+	var start time.Time
+	if b.timeout > 0 || b.need > 0 {
+		start = time.Now()
+		if err := b.pace(start); err != nil {
+			b.failed = true
+			return 0, err
 		}
 	}
 	n, err := b.body.Read(p)
 	b.read += int64(n)
+	if n > 0 || b.need > 0 {
+		now := time.Now()
+		if n > 0 {
+			b.lastRead.Store(int64(now.Sub(b.born)))
+		}
+		if b.need > 0 {
+			b.waited += now.Sub(start)
+		}
+	}
 	if err == io.EOF {
 		b.ended()
 	}
@@ -99,9 +155,73 @@ func (b *bodyReader) Read(p []byte) (int, error) {
 			err = cause
 		} else if errors.Is(err, os.ErrDeadlineExceeded) {
 			err = ErrReadTimeout
+			if b.rateDeadline {
+				err = ErrTransferTooSlow
+			}
 		}
 	}
 	return n, err
+}
+
+// pace runs before every read with a deadline to keep: it ends a window of
+// the minimum transfer rate, failing the body with ErrTransferTooSlow if
+// the window was short of bytes, and sets the connection's read deadline
+// to the earlier of the network timeout and, while the current window is
+// short of bytes, the moment it would end if nothing more came. Windows
+// count only the time spent waiting for the client, so a slow store does
+// not make its client look slow. No goroutine watches the body: a read
+// that waits past the deadline fails, and Read tells which one it was.
+// The deadline is set again only when it must come earlier, changes kind,
+// or would come more than b.slack too early (which is why a short window
+// may end up to a sixteenth of it early).
+func (b *bodyReader) pace(now time.Time) error {
+	short := false
+	if b.need > 0 {
+		if b.waited >= b.window {
+			if b.read-b.winRead < b.need {
+				return ErrTransferTooSlow
+			}
+			b.winRead, b.waited = b.read, 0
+		}
+		short = b.read-b.winRead < b.need
+	}
+	var want time.Time
+	if b.timeout > 0 {
+		want = now.Add(b.timeout)
+	}
+	if short {
+		if end := now.Add(b.window - b.waited); want.IsZero() || end.Before(want) {
+			want = end
+		} else {
+			short = false // the network timeout comes first
+		}
+	}
+	if short != b.rateDeadline || want.Before(b.deadlineTo) || want.Sub(b.deadlineTo) > b.slack {
+		b.rateDeadline, b.deadlineTo = short, want
+		b.setDeadline(want)
+	}
+	return nil
+}
+
+// moving reports whether the body is being read and moving: not read to
+// its end, not interrupted, and bytes arrived within d (or the reader was
+// made within d). It may be called from any goroutine.
+func (b *bodyReader) moving(d time.Duration) bool {
+	b.mu.Lock()
+	idle := b.finished || b.eof || b.cause != nil
+	b.mu.Unlock()
+	return !idle && time.Since(b.born)-time.Duration(b.lastRead.Load()) <= d
+}
+
+// consumed reports whether the whole body was read: to its end, or every
+// byte of a declared contentLength. Only the request's goroutine calls it.
+func (b *bodyReader) consumed(contentLength int64) bool {
+	if contentLength >= 0 && b.read >= contentLength {
+		return true
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.eof
 }
 
 // checkOverflow is called once the limit is reached: the body must end here.
@@ -126,7 +246,8 @@ func (b *bodyReader) checkOverflow() error {
 	}
 }
 
-// setDeadline pushes the connection's read deadline, if the server lets us.
+// setDeadline sets the connection's read deadline (zero: none), if the
+// server lets us.
 func (b *bodyReader) setDeadline(t time.Time) {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -54,6 +54,20 @@ type Config struct {
 	// the request ends; the bytes read so far are kept. It is a rolling read
 	// deadline (60 s by default; negative disables it).
 	NetworkTimeout time.Duration
+	// MinTransferRate is the least rate, in bytes per second, at which a
+	// request body must arrive, measured over every MinTransferRateWindow
+	// of time spent waiting for the client (time the store takes does not
+	// count). A body that falls short in a window ends the request, which
+	// is answered 408 with code ERR_TRANSFER_TOO_SLOW; the bytes read so
+	// far are kept, and the upload can be resumed. It frees the upload's
+	// lock and the connection from a client that trickles (NetworkTimeout
+	// only ends bodies that send nothing at all). 0, the default, turns
+	// the check off.
+	MinTransferRate int64
+	// MinTransferRateWindow is the period over which MinTransferRate is
+	// measured (60 s by default); a window may end up to a sixteenth of it
+	// early.
+	MinTransferRateWindow time.Duration
 	// AcquireLockTimeout bounds how long a request waits for an upload's
 	// lock, after asking the holder to let go (20 s by default). Negative
 	// values are refused.
@@ -159,6 +173,8 @@ const (
 	DefaultAcquireLockTimeout = 20 * time.Second
 	DefaultProgressInterval   = time.Second
 	DefaultMaxMetadataSize    = 64 << 10
+	// DefaultMinTransferRateWindow is the window of Config.MinTransferRate.
+	DefaultMinTransferRateWindow = time.Minute
 )
 
 // withDefaults returns a copy of c with zero fields set to their defaults,
@@ -176,6 +192,9 @@ func (c Config) withDefaults() (Config, error) {
 	case c.MaxMetadataSize == 0:
 		c.MaxMetadataSize = DefaultMaxMetadataSize
 	}
+	if c.MinTransferRate < 0 {
+		return c, errors.New("tus: Config.MinTransferRate must not be negative")
+	}
 	if c.BasePath == "" {
 		c.BasePath = DefaultBasePath
 	}
@@ -191,7 +210,8 @@ func (c Config) withDefaults() (Config, error) {
 	for _, f := range [...]struct {
 		name string
 		d    time.Duration
-	}{{"AcquireLockTimeout", c.AcquireLockTimeout}, {"ProgressInterval", c.ProgressInterval}, {"Expiration", c.Expiration}} {
+	}{{"AcquireLockTimeout", c.AcquireLockTimeout}, {"ProgressInterval", c.ProgressInterval}, {"Expiration", c.Expiration},
+		{"MinTransferRateWindow", c.MinTransferRateWindow}} {
 		if f.d < 0 {
 			return c, errors.New("tus: Config." + f.name + " must not be negative")
 		}
@@ -204,6 +224,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ProgressInterval == 0 {
 		c.ProgressInterval = DefaultProgressInterval
+	}
+	if c.MinTransferRateWindow == 0 {
+		c.MinTransferRateWindow = DefaultMinTransferRateWindow
 	}
 	if c.Cors == nil {
 		c.Cors = DefaultCorsConfig()

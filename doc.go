@@ -54,8 +54,9 @@
 // ID, the upload's lock). In the source, handler.go routes; middleware.go
 // prepares; tus.go and ietf.go (with ietf_headers.go and ietf_versions.go)
 // are the two edges; create.go, append.go, body.go, checksum.go,
-// finish.go, concat.go, offset.go, terminate.go, download.go, access.go and
-// lock.go are the shared machinery; respond.go writes answers.
+// finish.go, concat.go, offset.go, terminate.go, download.go, access.go,
+// lock.go and active.go (the upload requests in flight, for HEAD and
+// Shutdown) are the shared machinery; respond.go writes answers.
 //
 // # Stores
 //
@@ -100,7 +101,17 @@
 // A Handler is safe for concurrent use and starts no goroutine. Requests
 // for one upload are serialised by its lock: a newer request asks the
 // holder to let go, and the holder stores what it read and ends, so a
-// client resuming after a dropped connection gets in at once. A request
-// holds at most its own upload's lock and one partial upload's, taken in
-// that order, so requests cannot deadlock.
+// client resuming after a dropped connection gets in at once. A HEAD is
+// the exception when a request of this process is writing the upload and
+// its body keeps moving: the HEAD, a monitor's, is answered from the
+// store's state without the lock (see HeadFile). A request holds at most
+// its own upload's lock and one partial upload's, taken in that order, so
+// requests cannot deadlock.
+//
+// A body is read with a rolling timeout (Config.NetworkTimeout) and,
+// optionally, a minimum transfer rate (Config.MinTransferRate), both kept
+// with the connection's read deadline. An answer sent before the body
+// ended closes the connection (HTTP/1), so that it reaches a slow client
+// at once. Handler.Shutdown stops every body being read, for a server
+// shutting down: each upload stores what it read and answers 503.
 package tus

@@ -149,6 +149,16 @@ var (
 	// ErrReadTimeout (408): the client sent nothing within the network timeout;
 	// the bytes read so far are stored.
 	ErrReadTimeout = NewError(http.StatusRequestTimeout, "ERR_READ_TIMEOUT", "timed out reading the request body")
+	// ErrTransferTooSlow (408): the request body arrived slower than
+	// Config.MinTransferRate over Config.MinTransferRateWindow; the bytes
+	// read so far are stored and the upload can be resumed.
+	ErrTransferTooSlow = NewError(http.StatusRequestTimeout, "ERR_TRANSFER_TOO_SLOW", "the request body arrived slower than the server's minimum transfer rate; the bytes received are stored")
+	// ErrServerShutdown (503): the server is shutting down (Handler.Shutdown):
+	// an upload in progress was stopped, its bytes stored (resume at the
+	// response's Upload-Offset, here or on another server), or a new upload
+	// request was refused. It carries Retry-After: 1.
+	ErrServerShutdown = &Error{Status: http.StatusServiceUnavailable, Code: "ERR_SERVER_SHUTDOWN",
+		Message: "the server is shutting down; the bytes received are stored: resume at Upload-Offset", retryAfter: time.Second}
 	// ErrBodyRead (400): the request body broke off; the bytes received
 	// before are stored.
 	ErrBodyRead = NewError(http.StatusBadRequest, "ERR_READ_BODY", "the request body broke off; the bytes received before are stored")

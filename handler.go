@@ -40,6 +40,9 @@ type Handler struct {
 	// unfinished holds the IDs of complete uploads that still owe their
 	// finish, as far as the store cannot tell (see finish.go).
 	unfinished sync.Map
+	// active counts the upload requests in flight and lists the bodies
+	// being read (see active.go): for monitoring HEADs and Shutdown.
+	active activeUploads
 }
 
 // NewHandler checks cfg and returns a Handler serving it.
@@ -144,6 +147,14 @@ func (h *Handler) routeID(r *http.Request) (string, bool) {
 // for each method by protocol (tus 1.0 or the IETF drafts). q has passed
 // prepare and names the collection (q.id empty) or a valid upload ID.
 func (h *Handler) serve(q *request, method string) {
+	if method == http.MethodPost || method == http.MethodPatch {
+		// Upload requests are counted for Shutdown, which refuses new ones.
+		if !h.active.begin() {
+			h.fail(q, ErrServerShutdown)
+			return
+		}
+		defer h.active.end()
+	}
 	if q.id == "" {
 		switch {
 		case method != http.MethodPost:
@@ -193,9 +204,23 @@ func (h *Handler) PostFile(w http.ResponseWriter, r *http.Request) {
 // HeadFile answers an offset request: 200 with Upload-Offset, Upload-Length
 // or Upload-Defer-Length, Upload-Metadata, Upload-Concat and Upload-Expires,
 // and Cache-Control: no-store (204 with the IETF state headers for an IETF
-// request). It takes the upload's lock, so an older request still writing
-// is asked to stop first and the offset returned is the one a resuming
-// PATCH must send.
+// request).
+//
+// A HEAD must neither break a healthy upload nor keep a client that
+// resumes waiting. So when a request of this process is reading a body
+// into the upload whose bytes arrived within the last 400 ms (twice the
+// grace a request asked to let go still reads), the HEAD watches it for
+// 200 ms; if it is still reading and moving then, the upload is busy and
+// healthy: the HEAD is answered from the store's state (GetInfo, never
+// ahead of what the store holds) without taking the lock, and the writer
+// goes on. (The 200 ms tell a healthy body from that of a client that has
+// just broken off to resume at once: its request reads what was left in
+// the connection's buffers and ends within them.) Otherwise (no body being read here, or one that is idle,
+// stalled or ending) the HEAD takes the upload's lock as before: an older
+// request still writing is asked to stop first, stores what it read, and
+// the offset returned is the one a resuming PATCH must send. A lock held
+// by another process (a shared Locker such as the Redis one) is always
+// asked to let go, since its body cannot be seen from here.
 func (h *Handler) HeadFile(w http.ResponseWriter, r *http.Request) {
 	h.serveRouted(w, r, http.MethodHead, true)
 }

@@ -38,6 +38,8 @@ func TestNewHandlerRejectsBadConfig(t *testing.T) {
 		{"negative expiration", tus.Config{StoreComposer: withLocker(), Expiration: -1}, "Expiration"},
 		{"negative lock timeout", tus.Config{StoreComposer: withLocker(), AcquireLockTimeout: -1}, "AcquireLockTimeout"},
 		{"negative progress interval", tus.Config{StoreComposer: withLocker(), ProgressInterval: -1}, "ProgressInterval"},
+		{"negative minimum transfer rate", tus.Config{StoreComposer: withLocker(), MinTransferRate: -1}, "MinTransferRate"},
+		{"negative transfer rate window", tus.Config{StoreComposer: withLocker(), MinTransferRateWindow: -1}, "MinTransferRateWindow"},
 		{"negative CORS max age", tus.Config{StoreComposer: withLocker(), Cors: &tus.CorsConfig{MaxAge: -1}}, "MaxAge"},
 	}
 	for _, tt := range tests {

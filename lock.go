@@ -31,6 +31,7 @@ const releaseGrace = 200 * time.Millisecond
 // which a newer request asks this one to stop reading its body.
 type heldLock struct {
 	lock Lock
+	id   string // the upload's
 
 	mu      sync.Mutex
 	body    *bodyReader // set while a body is being read
@@ -44,7 +45,7 @@ func (h *Handler) lockUpload(ctx context.Context, id string, hl *heldLock) (*hel
 	if err != nil {
 		return nil, err
 	}
-	*hl = heldLock{lock: lock}
+	*hl = heldLock{lock: lock, id: id}
 	lctx, cancel := context.WithTimeout(ctx, h.cfg.AcquireLockTimeout)
 	defer cancel()
 	if err := lock.Lock(lctx, hl.releaseRequested); err != nil {
@@ -85,6 +86,17 @@ func (hl *heldLock) attach(b *bodyReader) {
 	}
 }
 
+// attachBody makes b the body of q's lock (see heldLock.attach) and lists
+// it among the bodies being read (see activeUploads): a HEAD may then
+// answer without the lock while b moves, and Shutdown interrupts it (at
+// once, if the Handler is already shutting down).
+func (h *Handler) attachBody(q *request, b *bodyReader) {
+	q.lock.attach(b)
+	if h.active.add(q.lock) {
+		b.interrupt(ErrServerShutdown, releaseGrace)
+	}
+}
+
 // release ends the body's use of the connection and releases the lock,
 // logging a failure.
 func (h *Handler) release(ctx context.Context, hl *heldLock) {
@@ -93,6 +105,7 @@ func (h *Handler) release(ctx context.Context, hl *heldLock) {
 	hl.body = nil
 	hl.mu.Unlock()
 	if b != nil {
+		h.active.remove(hl)
 		b.finish()
 	}
 	if err := hl.lock.Unlock(); err != nil {

@@ -110,6 +110,11 @@ func (p *slowPatch) wait(t *testing.T, d time.Duration) response {
 	}
 }
 
+// stalledAfter is how long a body must have sent nothing for a HEAD to
+// treat it as stalled and ask its request to let go: more than the
+// handler's 400 ms (see HeadFile).
+const stalledAfter = 600 * time.Millisecond
+
 // A second request for an upload makes the request streaming into it stop;
 // what it read so far is stored and counted, and the second request then
 // proceeds with the new offset.
@@ -129,6 +134,11 @@ func TestLockContentionInterruptsPatch(t *testing.T) {
 			var r response
 			switch second {
 			case http.MethodHead:
+				// A HEAD leaves a body that moves alone
+				// (TestHeadDuringMovingPatch); this one has stalled: its
+				// client is gone, and the one resuming must get in.
+				time.Sleep(stalledAfter)
+				start = time.Now()
 				r = srv.do(http.MethodHead, "up1", nil, 0, nil)
 				noErr(t, r.err)
 				eq(t, "HEAD status", r.status, http.StatusOK)
@@ -356,7 +366,11 @@ func TestNetworkTimeout(t *testing.T) {
 func TestBodyEndingAfterLastByte(t *testing.T) {
 	for _, how := range []string{"stall", "interrupt"} {
 		t.Run(how, func(t *testing.T) {
-			h, store, _ := newMemHandler(t, tus.Config{NetworkTimeout: 300 * time.Millisecond})
+			timeout := 300 * time.Millisecond
+			if how == "interrupt" {
+				timeout = 10 * time.Second // the HEAD below comes once the body stalled
+			}
+			h, store, _ := newMemHandler(t, tus.Config{NetworkTimeout: timeout})
 			store.put(tus.FileInfo{ID: "up1", Size: 10}, "")
 			srv := newLiveServer(t, h)
 			sub := h.Subscribe(10, tus.EventCompleted)
@@ -369,6 +383,7 @@ func TestBodyEndingAfterLastByte(t *testing.T) {
 			want := http.StatusRequestTimeout
 			if how == "interrupt" {
 				want = http.StatusBadRequest
+				time.Sleep(stalledAfter) // a HEAD leaves a body that moves alone
 				r := srv.do(http.MethodHead, "up1", nil, 0, nil)
 				noErr(t, r.err)
 				eq(t, "HEAD Upload-Offset", r.header.Get("Upload-Offset"), "10")

@@ -21,6 +21,10 @@ type request struct {
 	// it points to held.
 	lock *heldLock
 	held heldLock
+	// body reads the request body once appendBody started; nil before, or
+	// for a request whose body is not read. respond.go asks it whether
+	// the body ended (see closeIfBodyLeft).
+	body *bodyReader
 
 	base   *slog.Logger
 	logger *slog.Logger // base with the request's attributes, made on first use

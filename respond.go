@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"time"
 )
 
 // fail answers q with err in q's protocol, without the upload's state.
@@ -39,8 +40,9 @@ func (h *Handler) sendError(q *request, err error) {
 }
 
 // logError logs err as its kind deserves and returns the protocol error it
-// is, or nil for an internal error: a refusal at debug level, a server
-// error at error level, a client that went away at debug level.
+// is, or nil for an internal error: a refusal (and an upload stopped by a
+// shutdown) at debug level, a server error at error level, a client that
+// went away at debug level.
 func (h *Handler) logError(q *request, err error) *Error {
 	e := asError(err)
 	ctx := q.ctx()
@@ -50,7 +52,7 @@ func (h *Handler) logError(q *request, err error) *Error {
 		q.log().LogAttrs(ctx, slog.LevelDebug, "request canceled by client")
 	case e == nil:
 		q.log().LogAttrs(ctx, slog.LevelError, "internal error", slog.String("error", err.Error()))
-	case e.Status >= 500:
+	case e.Status >= 500 && !errors.Is(e, ErrServerShutdown):
 		q.log().LogAttrs(ctx, slog.LevelError, "server error", slog.String("error", err.Error()))
 	default:
 		q.log().LogAttrs(ctx, slog.LevelDebug, "request refused", slog.String("error", err.Error()))
@@ -82,10 +84,46 @@ func writeBody(q *request, status int, body string) {
 	if body != "" {
 		q.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	}
+	closeIfBodyLeft(q)
 	q.w.WriteHeader(status)
 	if body != "" && q.r.Method != http.MethodHead {
 		_, _ = q.w.Write([]byte(body))
 	}
+}
+
+// earlyAnswerGrace is how long the server still reads (and drops) what a
+// client sends after an answer that came before the end of its body (see
+// closeIfBodyLeft): time for the client to read the answer before the
+// connection closes under it.
+const earlyAnswerGrace = time.Second
+
+// closeIfBodyLeft is called by every answer just before its status is
+// written. An answer to an HTTP/1 request whose body was not read to its
+// end (a refusal before the body was read, a body stopped on the way: past
+// the upload's length, interrupted, too slow, shut down, a client that
+// broke off) carries Connection: close, and the connection's read deadline
+// is set earlyAnswerGrace ahead. Without that, net/http would read up to
+// 256 KiB more of the body, at the client's pace, before sending the
+// answer: a client that sends slowly would not learn for a long time (or
+// ever) that its request was refused. With it, the answer is sent at once
+// and the connection closes after it. HTTP/2 needs neither: a stream's
+// answer does not wait for its body.
+func closeIfBodyLeft(q *request) {
+	r := q.r
+	if r.ProtoMajor != 1 || r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
+		return
+	}
+	var rc *http.ResponseController
+	if b := q.body; b != nil {
+		if b.consumed(r.ContentLength) {
+			return
+		}
+		rc = b.rc
+	} else {
+		rc = http.NewResponseController(q.w)
+	}
+	q.w.Header().Set("Connection", "close")
+	_ = rc.SetReadDeadline(time.Now().Add(earlyAnswerGrace))
 }
 
 // sendCallbackError answers a request refused by a callback: with the
@@ -113,6 +151,7 @@ func (h *Handler) sendCallbackError(q *request, resp HTTPResponse, err error) {
 		q.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
 	q.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	closeIfBodyLeft(q)
 	q.w.WriteHeader(resp.StatusCode)
 	if q.r.Method != http.MethodHead {
 		_, _ = q.w.Write([]byte(body))

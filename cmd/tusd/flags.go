@@ -48,9 +48,11 @@ type options struct {
 	redis     redisOptions
 
 	// Timeouts.
-	networkTimeout     time.Duration
-	shutdownTimeout    time.Duration
-	acquireLockTimeout time.Duration
+	networkTimeout        time.Duration
+	minTransferRate       int64
+	minTransferRateWindow time.Duration
+	shutdownTimeout       time.Duration
+	acquireLockTimeout    time.Duration
 
 	// Hooks.
 	hooks hookOptions
@@ -120,7 +122,7 @@ var flagGroups = []flagGroup{
 	{"Storage", []string{"dir", "store-size"}},
 	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes"}},
 	{"Several instances", []string{"redis-url", "redis-lock-lease", "redis-key-prefix"}},
-	{"Timeouts", []string{"network-timeout", "shutdown-timeout", "acquire-lock-timeout"}},
+	{"Timeouts", []string{"network-timeout", "min-transfer-rate", "min-transfer-rate-window", "shutdown-timeout", "acquire-lock-timeout"}},
 	{"Hooks", []string{"hooks-dir", "hooks-file-timeout", "hooks-http", "hooks-http-retry", "hooks-http-backoff", "hooks-http-timeout", "hooks-http-forward-headers", "hooks-http-max-response-size", "hooks-enabled-events", "progress-hooks-interval"}},
 	{"Metrics", []string{"expose-metrics", "metrics-path"}},
 	{"Operations", []string{"log-format", "verbose", "version", "disable-demo"}},
@@ -207,7 +209,9 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.StringVar(&o.redis.keyPrefix, "redis-key-prefix", "tus:lock:", "with -redis-url: `prefix` of the lock keys and channels, to share one Redis among several services")
 
 	fs.DurationVar(&o.networkTimeout, "network-timeout", 60*time.Second, "how long a request body may send nothing before the request ends; the bytes read are kept (0: no limit)")
-	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take: requests may finish until a quarter of it (at most 5s) is left, then their connections are cut and what they read is stored")
+	fs.Int64Var(&o.minTransferRate, "min-transfer-rate", 0, "least rate, in `bytes` per second, at which a request body must arrive over every -min-transfer-rate-window (time the store takes does not count); a slower one ends with 408 ERR_TRANSFER_TOO_SLOW, the bytes read are kept (0: no minimum)")
+	fs.DurationVar(&o.minTransferRateWindow, "min-transfer-rate-window", time.Minute, "the period over which -min-transfer-rate is measured")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take: uploads in progress are stopped at once (their bytes kept, answered 503 ERR_SERVER_SHUTDOWN); other requests may finish until a quarter of it (at most 5s) is left, then their connections are cut")
 	fs.DurationVar(&o.acquireLockTimeout, "acquire-lock-timeout", 20*time.Second, "how long a request waits for an upload's lock held by another request (after asking it to let go)")
 
 	fs.StringVar(&o.hooks.dir, "hooks-dir", "", "`directory` of executable file hooks, one per event, named like it (pre-create, post-finish, ...)")
@@ -353,6 +357,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		n    int64
 	}{
 		{"-max-size", o.maxSize}, {"-max-metadata-size", o.maxMetadataSize}, {"-store-size", o.storeSize},
+		{"-min-transfer-rate", o.minTransferRate},
 		{"-hooks-http-retry", int64(o.hooks.httpRetry)}, {"-hooks-http-max-response-size", o.hooks.maxResponseSize},
 		{"-s3-part-size", o.s3.partSize}, {"-s3-min-part-size", o.s3.minPartSize},
 		{"-s3-max-parts", int64(o.s3.maxParts)}, {"-s3-concurrent-part-uploads", int64(o.s3.concurrentPartUploads)},
@@ -366,6 +371,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		d    time.Duration
 	}{
 		{"-expiration", o.expiration}, {"-network-timeout", o.networkTimeout}, {"-shutdown-timeout", o.shutdownTimeout},
+		{"-min-transfer-rate-window", o.minTransferRateWindow},
 		{"-acquire-lock-timeout", o.acquireLockTimeout}, {"-cors-max-age", o.cors.maxAge},
 		{"-hooks-http-backoff", o.hooks.httpBackoff}, {"-hooks-http-timeout", o.hooks.httpTimeout},
 		{"-hooks-file-timeout", o.hooks.fileTimeout}, {"-progress-hooks-interval", o.hooks.progressInterval},
@@ -379,6 +385,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		n    int64
 	}{
 		{"-acquire-lock-timeout", int64(o.acquireLockTimeout)}, {"-progress-hooks-interval", int64(o.hooks.progressInterval)},
+		{"-min-transfer-rate-window", int64(o.minTransferRateWindow)},
 		{"-hooks-http-timeout", int64(o.hooks.httpTimeout)}, {"-hooks-file-timeout", int64(o.hooks.fileTimeout)},
 		{"-hooks-http-backoff", int64(o.hooks.httpBackoff)}, {"-hooks-http-max-response-size", o.hooks.maxResponseSize},
 	} {

@@ -14,9 +14,12 @@
 // startup log line "tusd listening" names it, with localhost for the
 // default wildcard -host 0.0.0.0, and the listen address); GET /
 // serves a demo page and GET /metrics Prometheus metrics. The server stops
-// gracefully on SIGINT or SIGTERM: it stops accepting, lets in-flight
-// requests finish, and cuts those still running shortly before
-// -shutdown-timeout, after which they store what they have read.
+// gracefully on SIGINT or SIGTERM: it stops accepting, stops the uploads
+// in progress at once (their bytes are stored, and they are answered 503
+// ERR_SERVER_SHUTDOWN with Upload-Offset, so that their clients resume
+// elsewhere), lets other requests finish, and cuts those still running
+// shortly before -shutdown-timeout. It exits as soon as every request is
+// answered.
 //
 // With -s3-bucket, uploads go to that bucket instead of -dir. Credentials and
 // region come from the standard AWS environment variables (AWS_ACCESS_KEY_ID,
@@ -94,6 +97,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		DisableConcatenation:    o.disableConcatenation,
 		RespectForwardedHeaders: o.behindProxy,
 		NetworkTimeout:          o.networkTimeout,
+		MinTransferRate:         o.minTransferRate,
+		MinTransferRateWindow:   o.minTransferRateWindow,
 		AcquireLockTimeout:      o.acquireLockTimeout,
 		Expiration:              o.expiration,
 		ProgressInterval:        o.hooks.progressInterval,
@@ -136,7 +141,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	attrs = append(attrs, "max_size", o.maxSize, "max_metadata_size", o.maxMetadataSize, "store_size", o.storeSize, "expiration", o.expiration, "ietf_drafts", !o.disableIETF,
 		"download", !o.disableDownload, "termination", !o.disableTermination, "concatenation", !o.disableConcatenation,
 		"cors", corsSummary(o.cors), "behind_proxy", o.behindProxy, "tls", o.tlsCert != "", "h2c", o.h2c,
-		"network_timeout", o.networkTimeout, "shutdown_timeout", o.shutdownTimeout, "acquire_lock_timeout", o.acquireLockTimeout)
+		"network_timeout", o.networkTimeout, "min_transfer_rate", o.minTransferRate, "min_transfer_rate_window", o.minTransferRateWindow,
+		"shutdown_timeout", o.shutdownTimeout, "acquire_lock_timeout", o.acquireLockTimeout)
 	attrs = append(attrs, hookAttrs...)
 	metricsAt := "off"
 	if o.exposeMetrics {
@@ -156,7 +162,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Info("shutting down", "timeout", o.shutdownTimeout)
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 		defer cancel()
-		err = shutdown(shutdownCtx, srv, reqs, logger)
+		err = shutdown(shutdownCtx, srv, h, reqs, logger)
 		if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
 		}

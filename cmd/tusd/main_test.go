@@ -55,6 +55,9 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"extra"}, wantErr: "unexpected argument"},
 		{args: []string{"-nope"}, wantErr: "not defined"},
 		{args: []string{"-expiration", "-1s"}, wantErr: "-expiration must not be negative"},
+		{args: []string{"-min-transfer-rate", "-1"}, wantErr: "-min-transfer-rate must not be negative"},
+		{args: []string{"-min-transfer-rate-window", "-1s"}, wantErr: "-min-transfer-rate-window must not be negative"},
+		{args: []string{"-min-transfer-rate-window", "0"}, wantErr: "-min-transfer-rate-window must be positive"},
 		{args: []string{"-shutdown-timeout", "soon"}, wantErr: `invalid value "soon" for flag -shutdown-timeout`},
 
 		// Listening.

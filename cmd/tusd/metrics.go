@@ -20,6 +20,7 @@ type metrics struct {
 
 	requests        *prometheus.CounterVec // by method
 	errors          *prometheus.CounterVec // by status and code
+	slowTransfers   prometheus.Counter
 	bytesReceived   prometheus.Counter
 	created         prometheus.Counter
 	finished        prometheus.Counter
@@ -43,6 +44,9 @@ func newMetrics() *metrics {
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "tusd_errors_total", Help: "Error responses of the tus handler, by HTTP status and error code.",
 		}, []string{"status", "code"}),
+		slowTransfers: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tusd_slow_transfers_total", Help: "Upload requests ended because their body arrived slower than -min-transfer-rate (answered 408 ERR_TRANSFER_TOO_SLOW).",
+		}),
 		bytesReceived: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "tusd_bytes_received_total", Help: "Bytes of upload request bodies read from clients.",
 		}),
@@ -76,7 +80,7 @@ func newMetrics() *metrics {
 	for _, method := range []string{http.MethodPost, http.MethodHead, http.MethodPatch, http.MethodGet, http.MethodDelete, http.MethodOptions, "OTHER"} {
 		m.requests.WithLabelValues(method) // shown as 0 before the first request
 	}
-	m.reg.MustRegister(m.requests, m.errors, m.bytesReceived, m.created, m.finished, m.terminated,
+	m.reg.MustRegister(m.requests, m.errors, m.slowTransfers, m.bytesReceived, m.created, m.finished, m.terminated,
 		m.openConnections, m.hookCalls, m.hookFailures, m.s3Calls, m.s3Duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(m.locks.collectors()...)
@@ -91,6 +95,9 @@ func (m *metrics) handler() http.Handler {
 // observeError is tus.Config.ErrorObserver.
 func (m *metrics) observeError(_ *http.Request, status int, code string) {
 	m.errors.WithLabelValues(strconv.Itoa(status), code).Inc()
+	if code == tus.ErrTransferTooSlow.Code {
+		m.slowTransfers.Inc()
+	}
 }
 
 // observeHook is the hook dispatcher's OnInvoke.

@@ -211,6 +211,8 @@ func do(t *testing.T, client *http.Client, method, u string, body []byte, header
 // error of a client that got no answer.
 type patchAnswer struct {
 	status int
+	header http.Header
+	close  bool // the response closes the connection
 	body   string
 	err    error
 }
@@ -237,7 +239,7 @@ func streamPatch(t *testing.T, u string, length int64) (*io.PipeWriter, <-chan p
 		}
 		b, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		done <- patchAnswer{status: res.StatusCode, body: string(b)}
+		done <- patchAnswer{status: res.StatusCode, header: res.Header, close: res.Close, body: string(b)}
 	}()
 	return pw, done
 }

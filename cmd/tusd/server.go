@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/tusgo/tus"
 )
 
 // tlsModes maps -tls-mode to the TLS settings it stands for.
@@ -143,17 +145,25 @@ func (f *inflight) wait(ctx context.Context) bool {
 	}
 }
 
-// shutdown stops srv within the deadline of ctx: it stops accepting and
-// lets requests finish; shortly before the deadline it cuts the
-// connections of those still running, whose handlers then store what they
-// read, and waits for them until the deadline.
-func shutdown(ctx context.Context, srv *http.Server, reqs *inflight, logger *slog.Logger) error {
+// shutdown stops srv within the deadline of ctx: it stops accepting, stops
+// the uploads in flight at once (h.Shutdown: their bodies are interrupted,
+// what they read is stored, and they are answered 503 ERR_SERVER_SHUTDOWN)
+// and lets the other requests finish; shortly before the deadline it cuts
+// the connections of those still running, whose handlers then store what
+// they read, and waits for them until the deadline. It returns as soon as
+// every request has been answered.
+func shutdown(ctx context.Context, srv *http.Server, h *tus.Handler, reqs *inflight, logger *slog.Logger) error {
 	deadline, _ := ctx.Deadline()
 	// Keep a quarter of the time, at most 5 s, for storing after the cut.
 	reserve := min(time.Until(deadline)/4, 5*time.Second)
 	graceCtx, cancel := context.WithDeadline(ctx, deadline.Add(-reserve))
 	defer cancel()
+	uploads := make(chan error, 1)
+	go func() { uploads <- h.Shutdown(graceCtx) }()
 	err := srv.Shutdown(graceCtx)
+	if uerr := <-uploads; uerr != nil {
+		logger.Warn("shutdown: uploads still running at the grace deadline", "error", uerr)
+	}
 	if err == nil {
 		return nil
 	}
