@@ -222,22 +222,26 @@ func (u *upload) compactLater(ctx context.Context, n int) error {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobTimeout)
 		defer cancel()
 		pieces, err := s.segmentPieces(bg, job.segs)
+		sent := false
 		if err == nil {
+			sent = true
 			job.p, err = (&upload{s: s, doc: doc}).uploadPart(bg, n, newSections(pieces...))
 		}
 		if err != nil {
 			job.err = err
 			s.opts.Logger.Warn("s3store: uploading a part from tail objects; the next request retries", "id", doc.ID, "part", n, "error", err)
-			return
 		}
-		// The job holds no lock: another process may have terminated the
-		// upload meanwhile, and a part upload in flight during an abort can
-		// bring the multipart upload back on some services (AWS documents
-		// it). Abort again if the upload is gone.
-		cur, _, err := s.getInfo(bg, doc.ID)
-		if errors.Is(err, tus.ErrNotFound) || err == nil && (cur.Terminated || cur.MultipartUploadID != doc.MultipartUploadID) {
+		// The job holds no lock: another process may have terminated or
+		// completed the upload meanwhile, and a part upload under way then
+		// can bring the multipart upload back with its part on some
+		// services (AWS documents it for aborts; versitygw does it for
+		// completions too), even when its answer is lost. Abort it again if
+		// the upload is gone or complete. (A completion that has not made
+		// the object yet is missed here; loads then see the object, see
+		// load.)
+		if sent && !isNoSuchUpload(err) && s.multipartDone(bg, doc) {
 			if err := s.abort(bg, doc); err != nil {
-				s.opts.Logger.Warn("s3store: aborting the multipart upload of a terminated upload", "id", doc.ID, "error", err)
+				s.opts.Logger.Warn("s3store: aborting the multipart upload of a terminated or complete upload", "id", doc.ID, "error", err)
 			}
 		}
 		// The tail objects stay: the job holds no lock, and a request listing
@@ -246,4 +250,22 @@ func (u *upload) compactLater(ctx context.Context, n int) error {
 		// them stale and deletes them.
 	})
 	return nil
+}
+
+// multipartDone reports whether doc's multipart upload is known to be of no
+// use any more: the upload was terminated (or created again with the same
+// ID), or its object exists, which only completing it makes. Errors count
+// as not known.
+func (s *Store) multipartDone(ctx context.Context, doc *infoDoc) bool {
+	cur, _, err := s.getInfo(ctx, doc.ID)
+	switch {
+	case errors.Is(err, tus.ErrNotFound):
+		return true
+	case err != nil:
+		return false
+	case cur.Terminated || cur.MultipartUploadID != doc.MultipartUploadID:
+		return true
+	}
+	ok, _ := s.completed(ctx, cur)
+	return ok
 }

@@ -97,7 +97,10 @@ type Options struct {
 	// multipart uploads either (a bucket lifecycle rule that aborts them,
 	// for one: then a PATCH may succeed and the finish fail). With several
 	// processes on one bucket, leave it off: each request then lists the
-	// upload's parts and tail.
+	// upload's parts and tail, and looks for the final object when parts
+	// but no tail objects are listed (see "Several processes" in the
+	// package documentation for what is guaranteed and what the lock must
+	// cover).
 	SingleProcess bool
 
 	// DisableContentHashes sends the bodies of parts and tail objects with

@@ -2,6 +2,7 @@ package s3store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -156,22 +157,55 @@ func (s *Store) load(ctx context.Context, id string) (*upload, error) {
 		u.buildChain(parts)
 	case isNoSuchUpload(partsErr):
 		// Completed, or aborted by a termination that did not get further.
-		head, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.opts.Bucket, Key: aws.String(s.objectKey(id))})
+		ok, err := s.completed(ctx, &doc)
 		if err != nil {
-			if isNotFound(err) {
-				return nil, fmt.Errorf("s3store: %q has neither a multipart upload nor an object: %w", id, tus.ErrNotFound)
-			}
-			return nil, fmt.Errorf("s3store: looking up object of %q: %w", id, err)
+			return nil, err
 		}
-		if doc.SizeIsDeferred || aws.ToInt64(head.ContentLength) != doc.Size {
-			return nil, fmt.Errorf("s3store: object of %q has %d bytes, its info says %d", id, aws.ToInt64(head.ContentLength), doc.Size)
+		if !ok {
+			return nil, fmt.Errorf("s3store: %q has neither a multipart upload nor an object: %w", id, tus.ErrNotFound)
 		}
 		u.done, u.final = true, true
 	default:
 		return nil, fmt.Errorf("s3store: listing parts of %q: %w", id, partsErr)
 	}
 	u.buildTail(objects)
+	if partsErr == nil && len(parts) > 0 && !u.final && !doc.SizeIsDeferred && len(u.tail)+len(u.stale)+len(u.garbage) == 0 {
+		// A part upload of another process (see compact.go) that was under
+		// way while the upload was completed can bring the multipart
+		// upload back with that part on some services (versitygw): the
+		// upload would look unfinished, with fewer bytes than acknowledged.
+		// Completing deletes every tail object, so look for the object
+		// when there is none (and parts are listed).
+		ok, err := s.completed(ctx, &doc)
+		if err != nil && !errors.Is(err, tus.ErrNotFound) {
+			return nil, err
+		}
+		if ok {
+			if err := s.abort(ctx, &doc); err != nil {
+				s.opts.Logger.Warn("s3store: multipart upload of a complete upload left behind", "id", id, "error", err)
+			}
+			u.done, u.final = true, true
+			u.chain, u.others, u.tail = nil, map[int32]part{}, nil
+		}
+	}
 	return u, nil
+}
+
+// completed reports whether doc's upload has its final object, which only
+// completing its multipart upload makes. An object of another size than
+// the upload's is an error.
+func (s *Store) completed(ctx context.Context, doc *infoDoc) (bool, error) {
+	head, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.opts.Bucket, Key: aws.String(s.objectKey(doc.ID))})
+	if err != nil {
+		if isNotFound(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("s3store: looking up object of %q: %w", doc.ID, err)
+	}
+	if doc.SizeIsDeferred || aws.ToInt64(head.ContentLength) != doc.Size {
+		return false, fmt.Errorf("s3store: object of %q has %d bytes, its info says %d", doc.ID, aws.ToInt64(head.ContentLength), doc.Size)
+	}
+	return true, nil
 }
 
 // listParts lists every part of doc's multipart upload, in order.

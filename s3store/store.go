@@ -18,6 +18,39 @@
 //
 // Request handling needs exclusive access to an upload, which the handler
 // gets from a Locker: use one that spans every process sharing the bucket.
+//
+// # Several processes
+//
+// Several processes (Stores) may serve the uploads of one bucket, with
+// Options.SingleProcess off and a locker shared by all of them, so that the
+// requests of one upload may each go to another process. Every request then
+// reads the upload from S3 (its info, parts and tail objects): any process
+// answers the offset S3 holds, which is never below what was acknowledged
+// and never past what was stored, also after a process died in the middle
+// of a request. What a process keeps between requests (info documents,
+// the bytes of tail objects) is used only while S3 shows the same ETag, so
+// a length declared elsewhere, or an upload terminated and created again
+// with the same ID, is always seen.
+//
+// The lock must cover every request that changes an upload (PATCH with its
+// finish, DELETE, a declared length, a concatenation, a HEAD that retries a
+// finish) until the handler returns, and a lock with a lease (as in Redis)
+// must outlast the S3 calls of a request whose process died holding it.
+// Downloads need no lock. The part uploads a process runs after a response
+// (of a part that small PATCHes completed in tail objects) are not covered:
+// they only upload a part from tail objects that already hold its bytes,
+// and never write or delete an object. A process that needs the part
+// meanwhile uploads it itself from the same bytes; the part's content, and
+// so its ETag on services where it is the MD5 of the bytes (on others, a
+// completion that names a replaced ETag fails, and the next request
+// finishes the upload again), is the same whichever lands last. Such an
+// upload that comes after the completion, the termination or the deletion
+// of the tail objects fails harmlessly. One that was under way during a
+// termination or a completion may bring the multipart upload back with its
+// part on some services (AWS documents it for aborts, versitygw does it for
+// completions): the part upload then aborts it again, and a request that
+// lists parts but no tail object looks for the final object too, so a
+// complete upload never looks unfinished.
 package s3store
 
 import (
