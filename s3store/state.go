@@ -2,6 +2,7 @@ package s3store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strconv"
@@ -42,6 +43,9 @@ type upload struct {
 	s        *Store
 	doc      *infoDoc
 	infoETag string
+	// corrupt, if set, is why the info object cannot be used: doc holds
+	// only the ID, and every method but Terminate fails with it.
+	corrupt error
 
 	chain  []part         // parts 1..K, each whole for the schedule
 	final  bool           // chain holds every byte (the last part is the last)
@@ -84,13 +88,35 @@ func (u *upload) offset() int64 {
 
 // GetInfo returns the upload's info with its offset.
 func (u *upload) GetInfo(ctx context.Context) (tus.FileInfo, error) {
+	if u.corrupt != nil {
+		return tus.FileInfo{ID: u.doc.ID}, u.corrupt
+	}
 	fi := u.doc.FileInfo
 	fi.Offset = u.offset()
 	return fi, nil
 }
 
-// load reads the state of upload id from S3.
+// load reads the state of upload id from S3. An upload whose info object
+// is damaged is returned with corrupt set (see damagedUpload).
 func (s *Store) load(ctx context.Context, id string) (*upload, error) {
+	u, err := s.loadState(ctx, id)
+	if err != nil && errors.Is(err, tus.ErrCorruptUpload) {
+		s.infos.drop(id)
+		s.opts.Logger.Error("s3store: damaged upload: it can only be terminated", "id", id, "error", err)
+		return s.damagedUpload(id, err), nil
+	}
+	return u, err
+}
+
+// damagedUpload returns the upload id whose info object cannot be used for
+// cause (wrapping tus.ErrCorruptUpload): GetInfo and every other method
+// fail with cause, and Terminate removes whatever is left of it.
+func (s *Store) damagedUpload(id string, cause error) *upload {
+	return &upload{s: s, doc: &infoDoc{FileInfo: tus.FileInfo{ID: id}}, corrupt: cause, others: map[int32]part{}}
+}
+
+// loadState reads the state of upload id from S3.
+func (s *Store) loadState(ctx context.Context, id string) (*upload, error) {
 	ci, cached := s.infos.get(id)
 	if !cached {
 		doc, etag, err := s.getInfo(ctx, id)
@@ -164,7 +190,7 @@ func (s *Store) load(ctx context.Context, id string) (*upload, error) {
 			return nil, fmt.Errorf("s3store: looking up object of %q: %w", id, err)
 		}
 		if doc.SizeIsDeferred || aws.ToInt64(head.ContentLength) != doc.Size {
-			return nil, fmt.Errorf("s3store: object of %q has %d bytes, its info says %d", id, aws.ToInt64(head.ContentLength), doc.Size)
+			return nil, fmt.Errorf("s3store: object of %q has %d bytes, its info says %d: %w", id, aws.ToInt64(head.ContentLength), doc.Size, tus.ErrCorruptUpload)
 		}
 		u.done, u.final = true, true
 	default:
