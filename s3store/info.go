@@ -133,16 +133,21 @@ func (d *infoDoc) invalid(id string) string {
 }
 
 // MaxObjectMetadata is the budget, in bytes, of the user metadata the
-// store puts on an upload's S3 object: S3 allows 2 KB, counting the bytes
-// of every key and value (as sent, without "x-amz-meta-").
+// store puts on an upload's S3 object. S3 allows 2 KB: AWS counts the
+// bytes of every key and value, MinIO every header, "x-amz-meta-" prefix
+// included; the store counts as MinIO does (see objectMetadata).
 const MaxObjectMetadata = 2000
+
+// metaPrefix is the prefix of user metadata headers.
+const metaPrefix = "x-amz-meta-"
 
 // objectMetadata returns the S3 user metadata for tus metadata: what fits
 // of it, since S3 refuses more than 2 KB (MetadataTooLarge) and every pair
 // is a request header. The info object keeps every pair exactly; the
 // object gets, in this order, "filename", "filetype", then the other keys
 // in byte order, each pair that still fits within MaxObjectMetadata bytes
-// (key and encoded value), the others left out. Keys are lowercased (S3
+// (counting "x-amz-meta-", the key and the encoded value of each), the
+// others left out. Keys are lowercased (S3
 // does so); keys that are not HTTP tokens, and a key equal to an earlier
 // one but for case, are left out. Values that are not plain printable
 // ASCII are sent as RFC 2047 encoded-words ("=?utf-8?b?...?="), which
@@ -179,11 +184,12 @@ func objectMetadata(md tus.MetaData) map[string]string {
 			v = "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(v)) + "?="
 		}
 		lk := strings.ToLower(k)
-		if _, dup := out[lk]; dup || len(lk)+len(v) > left {
+		size := len(metaPrefix) + len(lk) + len(v)
+		if _, dup := out[lk]; dup || size > left {
 			continue
 		}
 		out[lk] = v
-		left -= len(lk) + len(v)
+		left -= size
 	}
 	return out
 }
