@@ -203,4 +203,3 @@ func (p *Private) Restart() {
 	p.Stop()
 	p.start()
 }
-
