@@ -132,6 +132,8 @@ func newOutageEnv(t *testing.T, name string, partSize int64, client func(*s3.Cli
 		h.ServeHTTP(w, r)
 	})))
 	t.Cleanup(srv.Close)
+	// Before srv.Close, which waits for the requests in progress.
+	t.Cleanup(p.Resume)
 	o.base = srv.URL + "/files/"
 	return o
 }

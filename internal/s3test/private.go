@@ -161,8 +161,13 @@ func (p *Private) signal(sig syscall.Signal) {
 // the kernel, but nothing answers.
 func (p *Private) Pause() { p.t.Helper(); p.signal(syscall.SIGSTOP) }
 
-// Resume continues a paused server (SIGCONT).
-func (p *Private) Resume() { p.t.Helper(); p.signal(syscall.SIGCONT) }
+// Resume continues a paused server (SIGCONT); a stopped one stays
+// stopped.
+func (p *Private) Resume() {
+	if p.cmd != nil {
+		_ = p.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}
 
 // Stop ends the server (it is resumed first if paused): connections are
 // then refused. Stopping a stopped server does nothing.
