@@ -29,6 +29,9 @@ import (
 // becomes parts of its own, and a partial's objects are only read, never
 // changed or deleted.
 func (u *upload) ConcatUploads(ctx context.Context, partials []tus.Upload) (err error) {
+	if u.corrupt != nil {
+		return u.corrupt
+	}
 	defer func() { u.keep(err) }()
 	srcs := make([]*upload, len(partials))
 	var total int64

@@ -39,6 +39,7 @@ func passThrough(t *testing.T, real *s3.Client, faults func(m *MockS3API)) *Mock
 	m.EXPECT().ListParts(gomock.Any(), gomock.Any()).DoAndReturn(real.ListParts).AnyTimes()
 	m.EXPECT().CompleteMultipartUpload(gomock.Any(), gomock.Any()).DoAndReturn(real.CompleteMultipartUpload).AnyTimes()
 	m.EXPECT().AbortMultipartUpload(gomock.Any(), gomock.Any()).DoAndReturn(real.AbortMultipartUpload).AnyTimes()
+	m.EXPECT().ListMultipartUploads(gomock.Any(), gomock.Any()).DoAndReturn(real.ListMultipartUploads).AnyTimes()
 	return m
 }
 

@@ -16,6 +16,9 @@ import (
 // uploaded as the last part first. Calling it again after success is a
 // no-op.
 func (u *upload) FinishUpload(ctx context.Context) (err error) {
+	if u.corrupt != nil {
+		return u.corrupt
+	}
 	defer func() { u.keep(err) }()
 	if u.done {
 		return nil
@@ -75,6 +78,9 @@ func (u *upload) Finished() bool { return u.done }
 // DeclareLength records the upload's length in its info object. Lengths
 // past Options.MaxObjectSize fail with tus.ErrMaxSizeExceeded.
 func (u *upload) DeclareLength(ctx context.Context, length int64) (err error) {
+	if u.corrupt != nil {
+		return u.corrupt
+	}
 	defer func() { u.keep(err) }()
 	if length > u.s.opts.MaxObjectSize {
 		return tus.ErrMaxSizeExceeded.WithMessage(fmt.Sprintf("upload exceeds the storage's maximum object size of %d bytes", u.s.opts.MaxObjectSize))

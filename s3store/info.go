@@ -2,12 +2,14 @@ package s3store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
+	"slices"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -100,30 +102,94 @@ func (s *Store) getInfo(ctx context.Context, id string) (*infoDoc, string, error
 	}
 	doc := new(infoDoc)
 	if err := json.Unmarshal(b, doc); err != nil {
-		return nil, "", fmt.Errorf("s3store: decoding info of %q: %w", id, err)
+		return nil, "", corrupt(id, fmt.Sprintf("not valid JSON (%d bytes): %v", len(b), err))
 	}
-	if doc.ID != id || doc.Parts.Base <= 0 || doc.Parts.Block < 0 {
-		return nil, "", fmt.Errorf("s3store: info object of %q is not an upload of this store", id)
+	if problem := doc.invalid(id); problem != "" {
+		return nil, "", corrupt(id, problem)
 	}
 	return doc, aws.ToString(out.ETag), nil
 }
 
-// objectMetadata returns the S3 user metadata for tus metadata. S3 sends
-// user metadata as HTTP headers, which carry ASCII only: other values are
-// sent as RFC 2047 encoded-words ("=?utf-8?b?...?="), which DecodeMetadata
-// reverses. Keys that are not HTTP tokens are left out; the info object
-// keeps every pair exactly.
+// corrupt returns the error of an upload whose info object is damaged.
+func corrupt(id, problem string) error {
+	return fmt.Errorf("s3store: info object of %q is damaged: %s: %w", id, problem, tus.ErrCorruptUpload)
+}
+
+// invalid says what is wrong with an info document read for id, or "".
+func (d *infoDoc) invalid(id string) string {
+	switch {
+	case d.ID != id:
+		return fmt.Sprintf("its ID is %q", d.ID)
+	case d.MultipartUploadID == "":
+		return "it names no multipart upload"
+	case d.Parts.Base <= 0 || d.Parts.Block < 0:
+		return fmt.Sprintf("invalid part schedule %+v", d.Parts)
+	case d.Size < 0:
+		return fmt.Sprintf("negative size %d", d.Size)
+	case d.IsFinal && d.IsPartial:
+		return "both partial and final"
+	}
+	return ""
+}
+
+// MaxObjectMetadata is the budget, in bytes, of the user metadata the
+// store puts on an upload's S3 object. S3 allows 2 KB: AWS counts the
+// bytes of every key and value, MinIO every header, "x-amz-meta-" prefix
+// included; the store counts as MinIO does (see objectMetadata).
+const MaxObjectMetadata = 2000
+
+// metaPrefix is the prefix of user metadata headers.
+const metaPrefix = "x-amz-meta-"
+
+// objectMetadata returns the S3 user metadata for tus metadata: what fits
+// of it, since S3 refuses more than 2 KB (MetadataTooLarge) and every pair
+// is a request header. The info object keeps every pair exactly; the
+// object gets, in this order, "filename", "filetype", then the other keys
+// in byte order, each pair that still fits within MaxObjectMetadata bytes
+// (counting "x-amz-meta-", the key and the encoded value of each), the
+// others left out. Keys are lowercased (S3
+// does so); keys that are not HTTP tokens, and a key equal to an earlier
+// one but for case, are left out. Values that are not plain printable
+// ASCII are sent as RFC 2047 encoded-words ("=?utf-8?b?...?="), which
+// DecodeMetadata reverses.
 func objectMetadata(md tus.MetaData) map[string]string {
+	keys := make([]string, 0, len(md))
+	for k := range md {
+		keys = append(keys, k)
+	}
+	rank := func(k string) int {
+		switch k {
+		case "filename":
+			return 0
+		case "filetype":
+			return 1
+		}
+		return 2
+	}
+	slices.SortFunc(keys, func(a, b string) int {
+		if c := cmp.Compare(rank(a), rank(b)); c != 0 {
+			return c
+		}
+		return strings.Compare(a, b)
+	})
 	out := make(map[string]string, len(md))
-	for k, v := range md {
+	left := MaxObjectMetadata
+	for _, k := range keys {
 		if !isToken(k) {
 			continue
 		}
+		v := md[k]
 		if !isPlainHeaderValue(v) {
 			// mime.BEncoding leaves "=?…?=" as it is: encode by hand.
 			v = "=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(v)) + "?="
 		}
-		out[strings.ToLower(k)] = v
+		lk := strings.ToLower(k)
+		size := len(metaPrefix) + len(lk) + len(v)
+		if _, dup := out[lk]; dup || size > left {
+			continue
+		}
+		out[lk] = v
+		left -= size
 	}
 	return out
 }

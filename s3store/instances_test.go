@@ -232,6 +232,9 @@ func (h *hookAPI) UploadPartCopy(ctx context.Context, in *s3.UploadPartCopyInput
 func (h *hookAPI) ListParts(ctx context.Context, in *s3.ListPartsInput, o ...func(*s3.Options)) (*s3.ListPartsOutput, error) {
 	return hooked(h, ctx, "ListParts", in, h.api.ListParts, o)
 }
+func (h *hookAPI) ListMultipartUploads(ctx context.Context, in *s3.ListMultipartUploadsInput, o ...func(*s3.Options)) (*s3.ListMultipartUploadsOutput, error) {
+	return hooked(h, ctx, "ListMultipartUploads", in, h.api.ListMultipartUploads, o)
+}
 func (h *hookAPI) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, o ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
 	return hooked(h, ctx, "CompleteMultipartUpload", in, h.api.CompleteMultipartUpload, o)
 }

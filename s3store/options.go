@@ -26,6 +26,11 @@ const (
 	DefaultMaxBufferedBytes = 256 << 20
 	// DefaultTailCacheBytes is the store-wide budget of the tail cache.
 	DefaultTailCacheBytes = 64 << 20
+	// DefaultCallTimeout bounds an S3 call that moves no upload bytes.
+	DefaultCallTimeout = 15 * time.Second
+	// DefaultPartTimeout bounds an S3 call that moves up to 64 MiB of upload
+	// bytes (at least about 0.5 MiB/s).
+	DefaultPartTimeout = 2 * time.Minute
 )
 
 // Options configures a Store. Only Bucket is required; zero values take the
@@ -116,6 +121,24 @@ type Options struct {
 	// UploadPartCopy are also detected from their NotImplemented answer.
 	DisablePartCopy bool
 
+	// CallTimeout bounds each S3 call that moves no upload bytes (reading
+	// and writing info objects, listings, deletions, small tail objects,
+	// creating and aborting multipart uploads) and, for GetObject, the wait
+	// for the response and each wait for more of its body. The SDK's
+	// retries count within it. A call that runs out fails with an error
+	// wrapping tus.ErrUnavailable, which the handler answers with 503 and
+	// Retry-After; the request then ends and its lock is released, and the
+	// next request reads the upload's offset from S3. Zero means
+	// DefaultCallTimeout; negative, no limit.
+	CallTimeout time.Duration
+	// PartTimeout bounds each S3 call that moves upload bytes: UploadPart,
+	// UploadPartCopy, CompleteMultipartUpload and PutObject of more than
+	// 1 MiB. It is the limit for 64 MiB; a call that moves more gets it for
+	// every 64 MiB started, so it sets a minimum throughput. Its end is
+	// answered as for CallTimeout. Zero means DefaultPartTimeout; negative,
+	// no limit.
+	PartTimeout time.Duration
+
 	// ObserveCall, if set, is told of every S3 call (for metrics); the
 	// store also keeps totals, see Store.CallStats.
 	ObserveCall CallObserver
@@ -151,6 +174,12 @@ func (o Options) withDefaults() (Options, error) {
 		if o.MaxPartSize <= DefaultMaxObjectSize/int64(o.MaxParts) {
 			o.MaxObjectSize = o.MaxPartSize * int64(o.MaxParts)
 		}
+	}
+	if o.CallTimeout == 0 {
+		o.CallTimeout = DefaultCallTimeout
+	}
+	if o.PartTimeout == 0 {
+		o.PartTimeout = DefaultPartTimeout
 	}
 	if o.ConcurrentPartUploads == 0 {
 		o.ConcurrentPartUploads = DefaultConcurrentPartUploads

@@ -19,6 +19,9 @@ import (
 // Last-Modified first. An unfinished upload has no object yet: the handler
 // refuses it before calling.
 func (u *upload) ServeContent(ctx context.Context, w http.ResponseWriter, r *http.Request) error {
+	if u.corrupt != nil {
+		return u.corrupt
+	}
 	if !u.done {
 		return tus.ErrUploadNotFinished
 	}

@@ -43,6 +43,9 @@ type upload struct {
 	s        *Store
 	doc      *infoDoc
 	infoETag string
+	// corrupt, if set, is why the info object cannot be used: doc holds
+	// only the ID, and every method but Terminate fails with it.
+	corrupt error
 
 	chain  []part         // parts 1..K, each whole for the schedule
 	final  bool           // chain holds every byte (the last part is the last)
@@ -85,13 +88,35 @@ func (u *upload) offset() int64 {
 
 // GetInfo returns the upload's info with its offset.
 func (u *upload) GetInfo(ctx context.Context) (tus.FileInfo, error) {
+	if u.corrupt != nil {
+		return tus.FileInfo{ID: u.doc.ID}, u.corrupt
+	}
 	fi := u.doc.FileInfo
 	fi.Offset = u.offset()
 	return fi, nil
 }
 
-// load reads the state of upload id from S3.
+// load reads the state of upload id from S3. An upload whose info object
+// is damaged is returned with corrupt set (see damagedUpload).
 func (s *Store) load(ctx context.Context, id string) (*upload, error) {
+	u, err := s.loadState(ctx, id)
+	if err != nil && errors.Is(err, tus.ErrCorruptUpload) {
+		s.infos.drop(id)
+		s.opts.Logger.Error("s3store: damaged upload: it can only be terminated", "id", id, "error", err)
+		return s.damagedUpload(id, err), nil
+	}
+	return u, err
+}
+
+// damagedUpload returns the upload id whose info object cannot be used for
+// cause (wrapping tus.ErrCorruptUpload): GetInfo and every other method
+// fail with cause, and Terminate removes whatever is left of it.
+func (s *Store) damagedUpload(id string, cause error) *upload {
+	return &upload{s: s, doc: &infoDoc{FileInfo: tus.FileInfo{ID: id}}, corrupt: cause, others: map[int32]part{}}
+}
+
+// loadState reads the state of upload id from S3.
+func (s *Store) loadState(ctx context.Context, id string) (*upload, error) {
 	ci, cached := s.infos.get(id)
 	if !cached {
 		doc, etag, err := s.getInfo(ctx, id)
@@ -193,7 +218,7 @@ func (s *Store) load(ctx context.Context, id string) (*upload, error) {
 
 // completed reports whether doc's upload has its final object, which only
 // completing its multipart upload makes. An object of another size than
-// the upload's is an error.
+// the upload's makes the upload damaged (tus.ErrCorruptUpload).
 func (s *Store) completed(ctx context.Context, doc *infoDoc) (bool, error) {
 	head, err := s.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.opts.Bucket, Key: aws.String(s.objectKey(doc.ID))})
 	if err != nil {
@@ -203,7 +228,7 @@ func (s *Store) completed(ctx context.Context, doc *infoDoc) (bool, error) {
 		return false, fmt.Errorf("s3store: looking up object of %q: %w", doc.ID, err)
 	}
 	if doc.SizeIsDeferred || aws.ToInt64(head.ContentLength) != doc.Size {
-		return false, fmt.Errorf("s3store: object of %q has %d bytes, its info says %d", doc.ID, aws.ToInt64(head.ContentLength), doc.Size)
+		return false, fmt.Errorf("s3store: object of %q has %d bytes, its info says %d: %w", doc.ID, aws.ToInt64(head.ContentLength), doc.Size, tus.ErrCorruptUpload)
 	}
 	return true, nil
 }

@@ -96,7 +96,7 @@ func New(api S3API, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		api:     &meteredAPI{api: api, observe: o.ObserveCall, stats: map[string]OpStats{}},
+		api:     &meteredAPI{api: api, observe: o.ObserveCall, callTimeout: o.CallTimeout, partTimeout: o.PartTimeout, stats: map[string]OpStats{}},
 		opts:    o,
 		bufs:    bufs,
 		tails:   newTailCache(o.TailCacheBytes),

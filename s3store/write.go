@@ -30,6 +30,9 @@ import (
 // with an empty part, which ends the run of whole parts), and its tail
 // objects are deleted, so the upload is as it was.
 func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (n int64, err error) {
+	if u.corrupt != nil {
+		return 0, u.corrupt
+	}
 	defer func() { u.keep(err) }()
 	if u.final {
 		return 0, fmt.Errorf("s3store: upload %q is complete", u.doc.ID)
@@ -108,6 +111,13 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 	pos := offset
 	var rerr, derr error // from the body; from starting a part upload
 	for {
+		// A part upload that failed ends the chunk at once: the rest of
+		// the body is not read, since the bytes after the failed part
+		// could not be counted anyway.
+		if w.poll(); w.failed != nil {
+			derr = w.failed
+			break
+		}
 		end := min(w.partEnd(k), w.limit)
 		if pos == w.limit {
 			rerr = w.probe(src)
@@ -284,9 +294,25 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 	return nil
 }
 
+// poll collects the part uploads that have finished, without waiting.
+func (w *chunkWriter) poll() {
+	for w.inflight > 0 {
+		select {
+		case r := <-w.results:
+			w.collect(r)
+		default:
+			return
+		}
+	}
+}
+
 // waitOne waits for one part upload to finish.
 func (w *chunkWriter) waitOne() {
-	r := <-w.results
+	w.collect(<-w.results)
+}
+
+// collect records the result of a part upload.
+func (w *chunkWriter) collect(r partResult) {
 	w.inflight--
 	w.done[int(r.p.num)] = r
 	if r.err != nil && w.failed == nil {

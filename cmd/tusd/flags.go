@@ -91,6 +91,8 @@ type s3Options struct {
 	concurrentPartUploads int
 	disablePartCopy       bool
 	disableContentHashes  bool
+	callTimeout           time.Duration
+	partTimeout           time.Duration
 }
 
 // hookOptions are the settings of the hook system.
@@ -120,7 +122,7 @@ var flagGroups = []flagGroup{
 	{"Protocol", []string{"max-size", "max-metadata-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration"}},
 	{"CORS", []string{"disable-cors", "cors-allow-origin", "cors-allow-credentials", "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-max-age"}},
 	{"Storage", []string{"dir", "store-size"}},
-	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes"}},
+	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes", "s3-call-timeout", "s3-part-timeout"}},
 	{"Several instances", []string{"redis-url", "redis-lock-lease", "redis-key-prefix"}},
 	{"Timeouts", []string{"network-timeout", "min-transfer-rate", "min-transfer-rate-window", "shutdown-timeout", "acquire-lock-timeout"}},
 	{"Hooks", []string{"hooks-dir", "hooks-file-timeout", "hooks-http", "hooks-http-retry", "hooks-http-backoff", "hooks-http-timeout", "hooks-http-forward-headers", "hooks-http-max-response-size", "hooks-enabled-events", "progress-hooks-interval"}},
@@ -203,6 +205,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.IntVar(&o.s3.concurrentPartUploads, "s3-concurrent-part-uploads", 0, "parts one request uploads to S3 at the same time (0: 4)")
 	fs.BoolVar(&o.s3.disablePartCopy, "s3-disable-part-copy", false, "concatenate uploads by streaming them instead of UploadPartCopy")
 	fs.BoolVar(&o.s3.disableContentHashes, "s3-disable-content-hashes", false, "send upload bytes to S3 without a SHA-256 in the signature, to save CPU (the CRC32 checksum still guards them; use with HTTPS)")
+	fs.DurationVar(&o.s3.callTimeout, "s3-call-timeout", 0, "time limit of each S3 call without upload bytes, retries included; the request then answers 503 with Retry-After (0: 15s)")
+	fs.DurationVar(&o.s3.partTimeout, "s3-part-timeout", 0, "time limit of each S3 part upload, per started 64 MiB, retries included; the request then answers 503 with Retry-After (0: 2m)")
 
 	fs.StringVar(&o.redis.url, "redis-url", "", "keep upload locks in the Redis server at this `URL` (redis:// or rediss://, with password and DB: redis://:PASSWORD@HOST:6379/0), so that several tusd instances serve one bucket or shared directory")
 	fs.DurationVar(&o.redis.lease, "redis-lock-lease", 30*time.Second, "with -redis-url: how long a lock outlives an instance that died holding it; holders renew it while they live")
@@ -375,6 +379,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		{"-acquire-lock-timeout", o.acquireLockTimeout}, {"-cors-max-age", o.cors.maxAge},
 		{"-hooks-http-backoff", o.hooks.httpBackoff}, {"-hooks-http-timeout", o.hooks.httpTimeout},
 		{"-hooks-file-timeout", o.hooks.fileTimeout}, {"-progress-hooks-interval", o.hooks.progressInterval},
+		{"-s3-call-timeout", o.s3.callTimeout}, {"-s3-part-timeout", o.s3.partTimeout},
 	} {
 		if v.d < 0 {
 			return fmt.Errorf("%s must not be negative", v.name)

@@ -72,6 +72,8 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, share
 		SingleProcess:        !shared,
 		DisablePartCopy:      so.disablePartCopy,
 		DisableContentHashes: so.disableContentHashes,
+		CallTimeout:          so.callTimeout,
+		PartTimeout:          so.partTimeout,
 		ObserveCall:          observe,
 		Logger:               logger,
 	})
