@@ -78,6 +78,12 @@ func checkChecksumHeader(r *http.Request) error {
 // and an announced Upload-Checksum trailer.
 var errChecksumTwice = ErrInvalidChecksum.WithMessage("Upload-Checksum is sent as a header and announced as a trailer: send one of them")
 
+// checksummed reports whether r's body is verified by a checksum (header or
+// announced trailer), so that it may still be refused whole.
+func checksummed(r *http.Request) bool {
+	return r.Header.Get("Upload-Checksum") != "" || checksumTrailer(r)
+}
+
 // checksumTrailer reports whether r announces an Upload-Checksum trailer.
 func checksumTrailer(r *http.Request) bool {
 	_, ok := r.Trailer["Upload-Checksum"]

@@ -211,15 +211,16 @@ func (h *Handler) tusAppendLocked(q *request, offset, declared int64, declares b
 	wasDeferred := info.SizeIsDeferred
 	// body is the upload as appendBody sees it. A length the request
 	// declares for a deferred-length upload with a body of unknown length
-	// (chunked; pending) is declared only once the body is stored whole: a
+	// (chunked), or one verified by a checksum, which may still be refused
+	// whole (pending), is declared only once the body is stored whole: a
 	// body that goes past it, fails its checksum or breaks off leaves the
 	// length open, so a request that fails changes nothing it does not
 	// report, and the store never holds a declared length below its bytes.
 	// Until then the length bounds the body as an announced one does; a
 	// zero length, which cannot be announced, as a declared one (no byte
 	// can then be stored, so appendBody cannot finish the upload before its
-	// length is declared). A body whose Content-Length fits is known to
-	// fit before it is read: its length is declared first, so that a store
+	// length is declared). Any other body whose Content-Length fits is
+	// known to fit before it is read: its length is declared first, so that a store
 	// that refuses the declaration (limitedstore, out of room) does so
 	// before any byte is written.
 	body, pending := info, false
@@ -229,7 +230,9 @@ func (h *Handler) tusAppendLocked(q *request, offset, declared int64, declares b
 		}
 		switch {
 		case !info.SizeIsDeferred: // the length it already has
-		case q.r.ContentLength < 0:
+		case q.r.ContentLength < 0 || checksummed(q.r):
+			// Unknown length, or a chunk that may still be refused whole:
+			// declared once it is stored.
 			pending = true
 			if declared > 0 {
 				body.AnnouncedSize = declared
