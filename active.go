@@ -3,6 +3,7 @@ package tus
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // headMovingWindow is how recently a body being read must have delivered
@@ -82,8 +83,8 @@ func (a *activeUploads) remove(hl *heldLock) {
 }
 
 // moving reports whether a request of this process is reading a body into
-// upload id that moves (bodyReader.moving within headMovingWindow).
-func (a *activeUploads) moving(id string) bool {
+// upload id that delivered bytes within window (bodyReader.moving).
+func (a *activeUploads) moving(id string, window time.Duration) bool {
 	a.mu.Lock()
 	hl := a.reading[id]
 	a.mu.Unlock()
@@ -93,7 +94,7 @@ func (a *activeUploads) moving(id string) bool {
 	hl.mu.Lock()
 	b := hl.body
 	hl.mu.Unlock()
-	return b != nil && b.moving(headMovingWindow)
+	return b != nil && b.moving(window)
 }
 
 // stop marks the Handler as shutting down and returns the bodies being

@@ -53,9 +53,11 @@ const (
 // reads what was left in the connection's buffers and then ends; the HEAD
 // must then take the lock, to answer the offset with those bytes stored.
 // Watching ends early, with false, as soon as the body ends, fails, is
-// interrupted or stalls.
+// interrupted or stalls. At the end of the watch, the body must have
+// delivered bytes during it: a body that stalled just before the HEAD
+// came (a client gone, its bytes still being stored) is not moving.
 func (h *Handler) writerMoving(q *request) bool {
-	if !h.active.moving(q.id) {
+	if !h.active.moving(q.id, headMovingWindow) {
 		return false
 	}
 	t := time.NewTimer(headProbeStep)
@@ -67,11 +69,11 @@ func (h *Handler) writerMoving(q *request) bool {
 		case <-q.ctx().Done():
 			return false
 		}
-		if !h.active.moving(q.id) {
+		if !h.active.moving(q.id, headMovingWindow) {
 			return false
 		}
 		if !time.Now().Before(until) {
-			return true
+			return h.active.moving(q.id, headProbe)
 		}
 		t.Reset(min(headProbeStep, time.Until(until)))
 	}
