@@ -150,12 +150,7 @@ func (h *Handler) sendCallbackError(q *request, resp HTTPResponse, err error) {
 	if q.w.Header().Get("Content-Type") == "" {
 		q.w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	}
-	q.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	closeIfBodyLeft(q)
-	q.w.WriteHeader(resp.StatusCode)
-	if q.r.Method != http.MethodHead {
-		_, _ = q.w.Write([]byte(body))
-	}
+	writeBody(q, resp.StatusCode, body) // body is never empty here
 }
 
 // applyResponse merges a callback's response into a successful one and
