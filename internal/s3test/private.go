@@ -1,6 +1,7 @@
 package s3test
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
@@ -67,20 +68,28 @@ func StartPrivate(t testing.TB, name string) *Private {
 	}
 	p := &Private{t: t, bin: bin, dir: t.TempDir()}
 	p.Name, p.AccessKey, p.SecretKey = name, privateAccessKey, privateSecretKey
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("finding a free port: %v", err)
-	}
-	p.addr = l.Addr().String()
-	_ = l.Close()
-	p.Endpoint = "http://" + p.addr
 	t.Cleanup(func() { p.Stop() })
-	p.start()
-	return p
+	// A port found free can be taken by another test's server before ours
+	// binds it: then try another one.
+	for attempt := 1; ; attempt++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("finding a free port: %v", err)
+		}
+		p.addr = l.Addr().String()
+		_ = l.Close()
+		p.Endpoint = "http://" + p.addr
+		if p.start(attempt < 5) {
+			return p
+		}
+		t.Logf("%s could not bind %s (taken meanwhile); trying another port", name, p.addr)
+	}
 }
 
-// start launches the server and waits until it answers.
-func (p *Private) start() {
+// start launches the server and waits until it answers. With portRetry,
+// a server that exits at once because its port is in use makes start
+// return false; any other failure fails the test.
+func (p *Private) start(portRetry bool) bool {
 	p.t.Helper()
 	var args, env []string
 	switch p.Name {
@@ -125,12 +134,17 @@ func (p *Private) start() {
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode != http.StatusServiceUnavailable && strings.Contains(strings.ToLower(resp.Header.Get("Server")), p.Name) {
-				return
+				return true
 			}
 		}
 		select {
 		case <-p.exit:
 			b, _ := os.ReadFile(log.Name())
+			if portRetry && bytes.Contains(bytes.ToLower(b), []byte("in use")) {
+				_ = log.Close()
+				p.cmd = nil
+				return false
+			}
 			p.t.Fatalf("%s exited before answering on %s; its log:\n%s", p.Name, p.addr, b)
 		default:
 		}
@@ -206,5 +220,5 @@ func (p *Private) NewBucket(t testing.TB, c *s3.Client) string {
 func (p *Private) Restart() {
 	p.t.Helper()
 	p.Stop()
-	p.start()
+	p.start(false)
 }
