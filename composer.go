@@ -2,7 +2,8 @@ package tus
 
 // StoreComposer assembles the storage a Handler uses from separate parts: the
 // core DataStore and, optionally, termination, concatenation, length
-// deferral, content serving, finish reporting, usage reporting and locking.
+// deferral, content serving, finish reporting, usage reporting, listing,
+// leftover removal, expiry extension and locking.
 // The handler advertises exactly the extensions whose parts are present, and
 // it finds every optional capability of a store here and nowhere else.
 //
@@ -19,6 +20,9 @@ type StoreComposer struct {
 	ContentServer  ContentServerDataStore
 	FinishReporter FinishReporterDataStore
 	UsageReporter  UsageReporter
+	Lister         UploadLister
+	Leftovers      LeftoverRemover
+	Extender       ExtenderDataStore
 	Locker         Locker
 }
 
@@ -48,6 +52,18 @@ func (c *StoreComposer) UseFinishReporter(f FinishReporterDataStore) { c.FinishR
 // uploads take up.
 func (c *StoreComposer) UseUsageReporter(u UsageReporter) { c.UsageReporter = u }
 
+// UseLister lets the handler enumerate the store's uploads (the expiry
+// sweep) and a size limit count them.
+func (c *StoreComposer) UseLister(l UploadLister) { c.Lister = l }
+
+// UseLeftoverRemover lets the expiry sweep remove what crashes left
+// behind.
+func (c *StoreComposer) UseLeftoverRemover(r LeftoverRemover) { c.Leftovers = r }
+
+// UseExtender lets the handler move an upload's expiry (sliding
+// expiration).
+func (c *StoreComposer) UseExtender(e ExtenderDataStore) { c.Extender = e }
+
 // UseLocker sets the locker that serialises requests for the same upload.
 func (c *StoreComposer) UseLocker(l Locker) { c.Locker = l }
 
@@ -68,6 +84,15 @@ func (c *StoreComposer) UsesFinishReporter() bool { return c.FinishReporter != n
 
 // UsesUsageReporter reports whether the store reports its usage.
 func (c *StoreComposer) UsesUsageReporter() bool { return c.UsageReporter != nil }
+
+// UsesLister reports whether the store can enumerate its uploads.
+func (c *StoreComposer) UsesLister() bool { return c.Lister != nil }
+
+// UsesLeftoverRemover reports whether the store can remove crash leftovers.
+func (c *StoreComposer) UsesLeftoverRemover() bool { return c.Leftovers != nil }
+
+// UsesExtender reports whether the store can move an upload's expiry.
+func (c *StoreComposer) UsesExtender() bool { return c.Extender != nil }
 
 // UsesLocker reports whether a locker is set.
 func (c *StoreComposer) UsesLocker() bool { return c.Locker != nil }

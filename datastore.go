@@ -192,6 +192,59 @@ type UsageReporter interface {
 	Usage(ctx context.Context) (int64, error)
 }
 
+// UploadLister is implemented by stores that can enumerate their uploads,
+// so that expired uploads can be found and removed (Handler.SweepExpired)
+// and a size limit can count what a store already holds.
+type UploadLister interface {
+	// ListUploads calls fn once for each upload the store holds, in no
+	// particular order, and stops at the first error fn returns, which it
+	// returns. It streams: its memory does not grow with the number of
+	// uploads. An upload created or removed while the listing runs may or
+	// may not be reported; one that exists throughout is reported exactly
+	// once. An upload whose record is damaged is reported with the zero
+	// ExpiresAt and Finished false: it never expires by itself.
+	ListUploads(ctx context.Context, fn func(ListedUpload) error) error
+}
+
+// ListedUpload is one upload reported by UploadLister.
+type ListedUpload struct {
+	// ID is the upload's ID.
+	ID string
+	// Finished is true for an upload whose every byte has arrived and
+	// whose FinishUpload succeeded. A finished upload never expires.
+	Finished bool
+	// ExpiresAt is the expiry in the upload's record (FileInfo.ExpiresAt)
+	// for an unfinished upload; zero means never. A store may leave it
+	// zero for a finished upload.
+	ExpiresAt time.Time
+}
+
+// LeftoverRemover is implemented by stores that can find and remove what a
+// crash left behind: storage that belongs to no upload record (an S3
+// multipart upload or tail object whose upload has no info object, a data
+// file without its info file), which no request can reach or terminate.
+type LeftoverRemover interface {
+	// RemoveLeftovers removes every leftover created or last changed
+	// before cutoff and returns how many it removed. It never touches an
+	// upload whose record exists, nor anything outside the store's own
+	// prefix or directory. The caller chooses cutoff so that an upload
+	// being created (storage written, record not yet) is younger.
+	RemoveLeftovers(ctx context.Context, cutoff time.Time) (int, error)
+}
+
+// ExtenderDataStore is implemented by stores that can move an upload's
+// expiry (sliding expiration: Config.ExpirationSliding).
+type ExtenderDataStore interface {
+	AsExtendableUpload(upload Upload) ExtendableUpload
+}
+
+// ExtendableUpload is an upload whose expiry can be moved.
+type ExtendableUpload interface {
+	// ExtendExpiry records expiresAt as the upload's FileInfo.ExpiresAt.
+	// The caller holds the upload's lock.
+	ExtendExpiry(ctx context.Context, expiresAt time.Time) error
+}
+
 // Locker hands out exclusive locks on upload IDs. Every request that changes
 // an upload holds its lock for the whole request.
 type Locker interface {
@@ -213,4 +266,15 @@ type Lock interface {
 	Lock(ctx context.Context, releaseRequested func()) error
 	// Unlock releases the lock.
 	Unlock() error
+}
+
+// TryLocker is implemented by a Lock that can be acquired without
+// disturbing a holder. The expiry sweep (Handler.SweepExpired) needs it:
+// it must skip an upload a request is using rather than interrupt it.
+type TryLocker interface {
+	// TryLock acquires the lock if nobody holds it. If somebody does, it
+	// fails at once with an error wrapping ErrLockHeld and does not ask
+	// the holder to let go. ctx bounds the attempt (a remote locker's
+	// call).
+	TryLock(ctx context.Context) error
 }

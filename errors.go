@@ -143,6 +143,9 @@ var (
 	// not let go within the acquire timeout. Lock.Lock returns it when its
 	// context ends first.
 	ErrLockTimeout = NewError(http.StatusLocked, "ERR_LOCK_TIMEOUT", "upload is in use by another request; try again later")
+	// ErrLockHeld (423): the upload's lock is held by somebody else.
+	// TryLocker.TryLock returns it instead of waiting.
+	ErrLockHeld = NewError(http.StatusLocked, "ERR_LOCK_HELD", "upload is in use by another request; try again later")
 	// ErrUploadInterrupted (400): a newer request for the same upload took
 	// over; the bytes read so far are stored.
 	ErrUploadInterrupted = NewError(http.StatusBadRequest, "ERR_UPLOAD_INTERRUPTED", "upload was interrupted by a newer request for the same upload")

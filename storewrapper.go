@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // StoreWrapper is the base of a store that wraps the parts of another store
@@ -60,6 +61,9 @@ type WrappingStore interface {
 	ContentServerDataStore
 	FinishReporterDataStore
 	UsageReporter
+	UploadLister
+	LeftoverRemover
+	ExtenderDataStore
 	storeWrapper() *StoreWrapper
 }
 
@@ -70,6 +74,7 @@ func UseWrapper(c *StoreComposer, s WrappingStore) {
 	in := &s.storeWrapper().inner
 	c.UseCore(s)
 	c.Terminater, c.Concater, c.LengthDeferrer, c.ContentServer, c.FinishReporter, c.UsageReporter = nil, nil, nil, nil, nil, nil
+	c.Lister, c.Leftovers, c.Extender = nil, nil, nil
 	if in.Terminater != nil {
 		c.UseTerminater(s)
 	}
@@ -87,6 +92,15 @@ func UseWrapper(c *StoreComposer, s WrappingStore) {
 	}
 	if in.UsageReporter != nil {
 		c.UseUsageReporter(s)
+	}
+	if in.Lister != nil {
+		c.UseLister(s)
+	}
+	if in.Leftovers != nil {
+		c.UseLeftoverRemover(s)
+	}
+	if in.Extender != nil {
+		c.UseExtender(s)
 	}
 }
 
@@ -155,6 +169,30 @@ func (w *StoreWrapper) Usage(ctx context.Context) (int64, error) {
 	return w.inner.UsageReporter.Usage(ctx)
 }
 
+// ListUploads forwards to the inner UploadLister.
+func (w *StoreWrapper) ListUploads(ctx context.Context, fn func(ListedUpload) error) error {
+	if w.inner.Lister == nil {
+		return missingPart("listing")
+	}
+	return w.inner.Lister.ListUploads(ctx, fn)
+}
+
+// RemoveLeftovers forwards to the inner LeftoverRemover.
+func (w *StoreWrapper) RemoveLeftovers(ctx context.Context, cutoff time.Time) (int, error) {
+	if w.inner.Leftovers == nil {
+		return 0, missingPart("leftover removal")
+	}
+	return w.inner.Leftovers.RemoveLeftovers(ctx, cutoff)
+}
+
+// AsExtendableUpload forwards to the inner Extender.
+func (w *StoreWrapper) AsExtendableUpload(up Upload) ExtendableUpload {
+	if w.inner.Extender == nil {
+		return missing{"expiry extension"}
+	}
+	return w.inner.Extender.AsExtendableUpload(w.unwrap(up))
+}
+
 // concatForward hands the inner final upload the inner partials.
 type concatForward struct {
 	inner  ConcatableUpload
@@ -179,6 +217,7 @@ func missingPart(part string) error {
 func (m missing) Terminate(context.Context) error               { return missingPart(m.part) }
 func (m missing) ConcatUploads(context.Context, []Upload) error { return missingPart(m.part) }
 func (m missing) DeclareLength(context.Context, int64) error    { return missingPart(m.part) }
+func (m missing) ExtendExpiry(context.Context, time.Time) error { return missingPart(m.part) }
 func (m missing) Finished() bool                                { return true }
 func (m missing) ServeContent(context.Context, http.ResponseWriter, *http.Request) error {
 	return missingPart(m.part)
