@@ -23,6 +23,7 @@ import (
 type hookCall struct {
 	Type  string
 	Event struct {
+		Expired bool
 		Upload struct {
 			ID       string
 			Size     int64
