@@ -70,25 +70,29 @@ var ErrSweepUnsupported = errors.New("tus: the expiry sweep needs StoreComposer.
 //
 // Memory does not grow with the number of uploads: the listing streams and
 // at most a few uploads are removed at once. Only one sweep runs at a time
-// among the servers sharing the locker; the others return a result with
-// Skipped set. It returns the listing's or the leftovers' error, if any,
+// among the servers sharing the locker: while another sweep runs, or a
+// RunCleaner (of this server or another) holds the sweep lock, it returns
+// a result with Skipped set. It returns the listing's or the leftovers' error, if any,
 // with what it did until then; a single upload that could not be removed
 // is logged and counted in Failed.
 func (h *Handler) SweepExpired(ctx context.Context) (SweepResult, error) {
-	var res SweepResult
 	if err := h.checkSweep(); err != nil {
-		return res, err
+		return SweepResult{}, err
 	}
 	release, ok, err := h.tryLock(ctx, sweepLockID)
 	if err != nil {
-		return res, fmt.Errorf("tus: expiry sweep: %w", err)
+		return SweepResult{}, fmt.Errorf("tus: expiry sweep: %w", err)
 	}
 	if !ok {
-		res.Skipped = true
-		return res, nil
+		return SweepResult{Skipped: true}, nil
 	}
 	defer release()
+	return h.sweepLocked(ctx)
+}
 
+// sweepLocked does a sweep's work; the caller holds the sweep lock.
+func (h *Handler) sweepLocked(ctx context.Context) (SweepResult, error) {
+	var res SweepResult
 	var listed, expired, busy, renewed, failed atomic.Int64
 	jobs := make(chan string, 2*sweepWorkers)
 	var wg sync.WaitGroup
@@ -283,12 +287,18 @@ func DefaultCleanupInterval(expiration time.Duration) time.Duration {
 	return min(max(expiration/10, time.Second), time.Hour)
 }
 
-// RunCleaner sweeps (SweepExpired) at once and then every interval, until
-// ctx ends; it then returns nil. interval 0 means
+// RunCleaner sweeps (as SweepExpired does) at once and then every
+// interval, until ctx ends; it then returns nil. interval 0 means
 // DefaultCleanupInterval(Config.Expiration); negative is refused. It fails
 // at once with ErrSweepUnsupported if the composition cannot sweep. A sweep
 // that fails is logged and the next one comes on time. It runs on the
 // caller's goroutine: start it in one you own, and end it with ctx.
+//
+// Of several servers sharing a locker, the first whose cleaner gets the
+// sweep lock keeps it, and sweeps every interval, until its cleaner ends
+// (or dies, which frees the lock: a process's file locks, a Redis lock's
+// lease); the others try at each of their intervals and stand by. So the
+// work is done once per interval, however many servers run a cleaner.
 func (h *Handler) RunCleaner(ctx context.Context, interval time.Duration) error {
 	if interval < 0 {
 		return errors.New("tus: RunCleaner: the interval must not be negative")
@@ -301,9 +311,26 @@ func (h *Handler) RunCleaner(ctx context.Context, interval time.Duration) error 
 	}
 	t := time.NewTicker(interval)
 	defer t.Stop()
+	var release func()
+	defer func() {
+		if release != nil {
+			release()
+		}
+	}()
 	for {
 		start := time.Now()
-		res, err := h.SweepExpired(ctx)
+		var res SweepResult
+		var err error
+		if release == nil {
+			var ok bool
+			release, ok, err = h.tryLock(ctx, sweepLockID)
+			if err == nil && !ok {
+				res.Skipped = true
+			}
+		}
+		if release != nil {
+			res, err = h.sweepLocked(ctx)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}

@@ -337,6 +337,58 @@ func TestRunCleanerSweepsUntilCancelled(t *testing.T) {
 	}
 }
 
+func TestRunCleanerOneServerSweeps(t *testing.T) {
+	// Two servers share a store and a locker: the first cleaner keeps the
+	// sweep lock, the second stands by until the first ends.
+	a := newSweepEnv(t, tus.Config{Expiration: time.Hour})
+	b := &sweepEnv{dir: a.dir, composer: a.composer, locker: a.locker, store: a.store}
+	var err error
+	b.h, err = tus.NewHandler(tus.Config{StoreComposer: a.composer, Expiration: time.Hour})
+	noErr(t, err)
+	b.events = b.h.Subscribe(64, tus.EventTerminated)
+	t.Cleanup(b.events.Close)
+
+	actx, stopA := context.WithCancel(context.Background())
+	aDone := make(chan error, 1)
+	go func() { aDone <- a.h.RunCleaner(actx, 5*time.Millisecond) }()
+	a.create(t, "first", 10, time.Now().Add(-time.Minute), "")
+	waitTerminated(t, a, "first")
+	bctx, stopB := context.WithCancel(context.Background())
+	bDone := make(chan error, 1)
+	go func() { bDone <- b.h.RunCleaner(bctx, 5*time.Millisecond) }()
+	for i := range 5 {
+		id := "more" + string(rune('a'+i))
+		a.create(t, id, 10, time.Now().Add(-time.Minute), "")
+		waitTerminated(t, a, id)
+	}
+	if got := b.terminated(); len(got) != 0 {
+		t.Errorf("the standby server swept too: %v", got)
+	}
+	stopA()
+	noErr(t, <-aDone)
+	a.create(t, "afterwards", 10, time.Now().Add(-time.Minute), "")
+	waitTerminated(t, b, "afterwards")
+	stopB()
+	noErr(t, <-bDone)
+}
+
+// waitTerminated waits for e's handler to remove upload id.
+func waitTerminated(t *testing.T, e *sweepEnv, id string) {
+	t.Helper()
+	deadline := time.After(30 * time.Second)
+	for {
+		select {
+		case ev := <-e.events.C:
+			if ev.Upload.ID == id {
+				eq(t, "marked expired", ev.Expired, true)
+				return
+			}
+		case <-deadline:
+			t.Fatalf("upload %q was not removed", id)
+		}
+	}
+}
+
 func TestDefaultCleanupInterval(t *testing.T) {
 	for _, c := range []struct{ exp, want time.Duration }{
 		{0, time.Hour}, {time.Second, time.Second}, {time.Minute, 6 * time.Second},

@@ -24,7 +24,7 @@ type hookCall struct {
 	Type  string
 	Event struct {
 		Expired bool
-		Upload struct {
+		Upload  struct {
 			ID       string
 			Size     int64
 			Offset   int64

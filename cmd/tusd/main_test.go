@@ -56,7 +56,9 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-nope"}, wantErr: "not defined"},
 		{args: []string{"-expiration", "-1s"}, wantErr: "-expiration must not be negative"},
 		{args: []string{"-expiration", "24h", "-expiration-sliding", "-cleanup-interval", "5m"},
-			want: func(o *options) { o.expiration, o.expirationSliding, o.cleanupInterval = 24*time.Hour, true, 5*time.Minute }},
+			want: func(o *options) {
+				o.expiration, o.expirationSliding, o.cleanupInterval = 24*time.Hour, true, 5*time.Minute
+			}},
 		{args: []string{"-expiration-sliding"}, wantErr: "-expiration-sliding needs -expiration"},
 		{args: []string{"-cleanup-interval", "1m"}, wantErr: "-cleanup-interval needs -expiration"},
 		{args: []string{"-expiration", "1h", "-cleanup-interval", "-1s"}, wantErr: "-cleanup-interval must not be negative"},
