@@ -3,6 +3,7 @@ package memorylocker_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -244,33 +245,37 @@ func TestLockWaitsForTryLockHolder(t *testing.T) {
 	assert.Equal(t, 0, l.Len())
 }
 
-// Goroutines mixing Lock and TryLock on one ID never hold it together.
+// Goroutines mixing Lock and TryLock (tried again while held) on one ID
+// never hold it together, and each gets every turn.
 func TestTryLockMutualExclusion(t *testing.T) {
+	const turns = 200
 	l := memorylocker.New()
-	var inside, violations, tried atomic.Int32
+	var inside, violations, acquired, busy atomic.Int32
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for range 200 {
+			for range turns {
 				k, _ := l.NewLock("hot")
+				var err error
 				if g%2 == 0 {
-					if err := k.Lock(context.Background(), nil); err != nil {
-						t.Error(err)
-						return
-					}
+					err = k.Lock(context.Background(), nil)
 				} else {
-					err := k.(tus.TryLocker).TryLock(context.Background())
-					if errors.Is(err, tus.ErrLockHeld) {
-						continue
+					for {
+						err = k.(tus.TryLocker).TryLock(context.Background())
+						if !errors.Is(err, tus.ErrLockHeld) {
+							break
+						}
+						busy.Add(1)
+						runtime.Gosched()
 					}
-					if err != nil {
-						t.Error(err)
-						return
-					}
-					tried.Add(1)
 				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				acquired.Add(1)
 				if inside.Add(1) != 1 {
 					violations.Add(1)
 				}
@@ -284,6 +289,7 @@ func TestTryLockMutualExclusion(t *testing.T) {
 	}
 	wg.Wait()
 	assert.Zero(t, violations.Load())
+	assert.EqualValues(t, 8*turns, acquired.Load())
 	assert.Equal(t, 0, l.Len())
-	t.Logf("TryLock acquired %d times", tried.Load())
+	t.Logf("TryLock found the lock held %d times", busy.Load())
 }
