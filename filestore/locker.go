@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,9 +124,11 @@ func (l *FileLocker) Close() error {
 func (l *FileLocker) UseIn(c *tus.StoreComposer) { c.UseLocker(l) }
 
 // NewLock returns a lock for id without acquiring it; the lock implements
-// tus.TryLocker as well. It fails if id is not a valid upload ID.
+// tus.TryLocker as well. It fails if id is neither a valid upload ID nor
+// one of the handler's own lock names ('~' and a valid ID; see
+// tus.Locker).
 func (l *FileLocker) NewLock(id string) (tus.Lock, error) {
-	if !tus.ValidID(id) {
+	if name, own := strings.CutPrefix(id, "~"); !tus.ValidID(name) || !own && !tus.ValidID(id) {
 		return nil, fmt.Errorf("filestore: new lock: invalid ID %s: %w", shownID(id), tus.ErrInvalidID)
 	}
 	ml, err := l.mem.NewLock(id)
