@@ -59,10 +59,13 @@ const (
 
 // Options tunes a FileStore. The zero value gives the safe defaults.
 type Options struct {
-	// NoSync skips every fsync. With it, uploads survive a crash of the
-	// process but not a crash of the kernel or a power loss: FinishUpload
-	// and DeclareLength return before their data reaches the disk. The
-	// default, false, makes FinishUpload and DeclareLength durable.
+	// Sync is the store's sync policy: SyncFinish (the zero value) makes
+	// FinishUpload and DeclareLength durable; SyncNone skips every fsync,
+	// so that uploads survive a crash of the process but not a crash of the
+	// kernel or a power loss (see SyncPolicy).
+	Sync SyncPolicy
+	// NoSync is the same as Sync: SyncNone, which it predates. Either one
+	// disables fsync.
 	NoSync bool
 }
 
@@ -97,7 +100,10 @@ func NewWithOptions(dir string, opts Options) (*FileStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("filestore: %w", err)
 	}
-	s := &FileStore{dir: abs, noSync: opts.NoSync}
+	if opts.Sync != SyncFinish && opts.Sync != SyncNone {
+		return nil, fmt.Errorf("filestore: unknown sync policy %d", int(opts.Sync))
+	}
+	s := &FileStore{dir: abs, noSync: opts.NoSync || opts.Sync == SyncNone}
 	s.setBufferSize(defaultBufferSize)
 	return s, nil
 }
