@@ -73,8 +73,9 @@ type Options struct {
 // directory. It implements tus.DataStore, tus.TerminaterDataStore,
 // tus.ConcaterDataStore, tus.LengthDeferrerDataStore and
 // tus.ContentServerDataStore. It is safe for concurrent use by many
-// goroutines, keeps no state of its own between calls besides a buffer pool,
-// and starts no goroutines. Requests for the same upload must be serialised
+// goroutines, and keeps no state of its own between calls besides a buffer
+// pool and, with SyncFinish on Linux, the data files it is flushing in the
+// background (see Close). Requests for the same upload must be serialised
 // with a tus.Locker, such as FileLocker.
 //
 // Create a FileStore with New or NewWithOptions and do not copy it.
@@ -83,6 +84,19 @@ type FileStore struct {
 	noSync  bool
 	bufSize int
 	bufs    sync.Pool // of *[]byte, each bufSize long
+	flush   flusher
+}
+
+// Close waits for the background flushes the store is running. While an
+// upload streams in with SyncFinish, the store forces its data file to disk
+// every few MiB in a goroutine of its own (on Linux), so that the fsync at
+// the end has little left to write; that goroutine ends by itself when it
+// has nothing to do, and Close waits for it and starts no more. The store
+// stays usable after Close, without background flushes. Close never fails;
+// it returns an error only to match the usual signature.
+func (s *FileStore) Close() error {
+	s.flush.close()
+	return nil
 }
 
 // New returns a durable FileStore keeping its uploads in dir; it is
