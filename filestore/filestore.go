@@ -36,6 +36,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tusgo/tus"
 )
@@ -53,8 +54,17 @@ const (
 	// was picked with BenchmarkWriteChunkBuffer (32, 128 and 256 KiB): on
 	// ext4, 64 MiB chunks went about 20% faster than with 32 KiB and 10%
 	// faster than with 128 KiB; on tmpfs all sizes were equal. It costs
-	// 256 KiB per concurrently running WriteChunk, pooled.
+	// 256 KiB per concurrently running WriteChunk, pooled, for at most
+	// maxLargeBuffers of them.
 	defaultBufferSize = 256 << 10
+	// maxLargeBuffers is how many WriteChunk calls at once copy through
+	// buffers of defaultBufferSize. Calls beyond them use buffers of
+	// smallBufferSize: 100 concurrent uploads would otherwise hold 25 MiB
+	// of buffers, and with that many the disk, not the copy, sets the pace.
+	maxLargeBuffers = 8
+	// smallBufferSize is the size of the copy buffers of WriteChunk calls
+	// beyond maxLargeBuffers (io.Copy's size).
+	smallBufferSize = 32 << 10
 )
 
 // Options tunes a FileStore. The zero value gives the safe defaults.
@@ -84,6 +94,8 @@ type FileStore struct {
 	noSync  bool
 	bufSize int
 	bufs    sync.Pool // of *[]byte, each bufSize long
+	small   sync.Pool // of *[]byte, each at most bufSize long
+	large   atomic.Int32
 	flush   flusher
 }
 
@@ -160,6 +172,23 @@ func (s *FileStore) setBufferSize(n int) {
 		b := make([]byte, n)
 		return &b
 	}
+	s.small.New = func() any {
+		b := make([]byte, min(n, smallBufferSize))
+		return &b
+	}
+}
+
+// getBuffer returns a copy buffer, of bufSize bytes while fewer than
+// maxLargeBuffers are out and smaller otherwise, and the function that
+// gives it back.
+func (s *FileStore) getBuffer() ([]byte, func()) {
+	if s.large.Add(1) <= maxLargeBuffers {
+		bp := s.bufs.Get().(*[]byte)
+		return *bp, func() { s.bufs.Put(bp); s.large.Add(-1) }
+	}
+	s.large.Add(-1)
+	bp := s.small.Get().(*[]byte)
+	return *bp, func() { s.small.Put(bp) }
 }
 
 // dataPath returns the path of the data file of id, which must be valid.

@@ -241,9 +241,8 @@ func (u *upload) writeAt(f dataFile, offset int64, src io.Reader) (int64, error)
 		return 0, fmt.Errorf("filestore: write chunk %q: %w", id, err)
 	}
 
-	bp := u.store.bufs.Get().(*[]byte)
-	defer u.store.bufs.Put(bp)
-	buf := *bp
+	buf, putBuf := u.store.getBuffer()
+	defer putBuf()
 
 	// While an upload streams in, each full window of writebackSize bytes
 	// is handed to the disk in the background, and the store's flusher
