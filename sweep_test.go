@@ -467,3 +467,48 @@ func rewriteExpiry(t *testing.T, dir, id string, _ tus.FileInfo, exp time.Time) 
 	noErr(t, err)
 	noErr(t, store.AsExtendableUpload(up).ExtendExpiry(context.Background(), exp))
 }
+
+func TestSweepWithFileLocker(t *testing.T) {
+	// The filestore locker, as servers sharing a directory use it: a lock
+	// held through another FileLocker (another process) makes the sweep
+	// skip the upload, and a sweep of the other one skip its turn.
+	dir := t.TempDir()
+	store, err := filestore.New(dir)
+	noErr(t, err)
+	c := tus.NewStoreComposer()
+	store.UseIn(c)
+	locker, err := filestore.NewLocker(dir)
+	noErr(t, err)
+	t.Cleanup(func() { _ = locker.Close() })
+	locker.UseIn(c)
+	h, err := tus.NewHandler(tus.Config{StoreComposer: c, Expiration: time.Hour})
+	noErr(t, err)
+	e := &sweepEnv{h: h, store: store, composer: c, dir: dir}
+	e.create(t, "held", 10, time.Now().Add(-time.Minute), "a")
+	e.create(t, "free", 10, time.Now().Add(-time.Minute), "a")
+
+	other, err := filestore.NewLocker(dir)
+	noErr(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	held, err := other.NewLock("held")
+	noErr(t, err)
+	noErr(t, held.Lock(context.Background(), nil))
+	res, err := h.SweepExpired(context.Background())
+	noErr(t, err)
+	eq(t, "expired", res.Expired, 1)
+	eq(t, "busy", res.Busy, 1)
+	eq(t, "held still there", e.exists("held"), true)
+	eq(t, "free gone", e.exists("free"), false)
+	noErr(t, held.Unlock())
+
+	sweeping, err := other.NewLock("~expiry-sweep")
+	noErr(t, err)
+	noErr(t, sweeping.Lock(context.Background(), nil))
+	res, err = h.SweepExpired(context.Background())
+	noErr(t, err)
+	eq(t, "skipped while the other sweeps", res.Skipped, true)
+	noErr(t, sweeping.Unlock())
+	res, err = h.SweepExpired(context.Background())
+	noErr(t, err)
+	eq(t, "expired at last", res.Expired, 1)
+}
