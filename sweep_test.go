@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -511,4 +512,24 @@ func TestSweepWithFileLocker(t *testing.T) {
 	res, err = h.SweepExpired(context.Background())
 	noErr(t, err)
 	eq(t, "expired at last", res.Expired, 1)
+}
+
+func TestSlidingExpirationIETF(t *testing.T) {
+	e := newSweepEnv(t, tus.Config{Expiration: time.Hour, ExpirationSliding: true})
+	old := time.Now().Add(50 * time.Minute).UTC().Truncate(time.Second)
+	e.create(t, "ietf", 10, old, "")
+	for _, c := range []struct{ name, body, offset string }{{"append", "abc", "0"}, {"empty append", "", "3"}} {
+		rewriteExpiry(t, e.dir, "ietf", tus.FileInfo{}, old)
+		var body io.Reader
+		if c.body != "" {
+			body = strings.NewReader(c.body)
+		}
+		w := httptest.NewRecorder()
+		e.h.ServeHTTP(w, newReq(http.MethodPatch, "/files/ietf", body, hdr{"Tus-Resumable": "", "Upload-Draft-Interop-Version": "6",
+			"Upload-Offset": c.offset, "Upload-Complete": "?0", "Content-Type": "application/partial-upload"}))
+		mustEq(t, c.name+" status (201 in interop version 6)", w.Code, http.StatusCreated)
+		if got := readInfoFile(t, e.dir, "ietf").ExpiresAt; !got.After(old.Add(5 * time.Minute)) {
+			t.Errorf("%s: stored expiry %v, want renewed to about an hour from now", c.name, got)
+		}
+	}
 }
