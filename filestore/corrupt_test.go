@@ -69,7 +69,7 @@ func TestCorruptRecords(t *testing.T) {
 				}
 			}
 			// A temporary info file a crash left behind.
-			if err := os.WriteFile(filepath.Join(s.dir, ".abc.info.123456.tmp"), []byte("{"), 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(s.dir, ".abc.info.tmp"), []byte("{"), 0o600); err != nil {
 				t.Fatal(err)
 			}
 

@@ -202,6 +202,12 @@ func (s *FileStore) dataPath(id string) string { return filepath.Join(s.dir, id)
 // infoPath returns the path of the info file of id, which must be valid.
 func (s *FileStore) infoPath(id string) string { return filepath.Join(s.dir, id+infoSuffix) }
 
+// tempInfoPath returns the path of the temporary info file of upload id
+// (see writeInfo).
+func (s *FileStore) tempInfoPath(id string) string {
+	return filepath.Join(s.dir, "."+id+infoSuffix+".tmp")
+}
+
 // shownID returns id for an error message, shortened if an invalid ID is
 // unreasonably long.
 func shownID(id string) string {

@@ -111,21 +111,24 @@ func createInfo(path string, info tus.FileInfo) error {
 	return nil
 }
 
-// writeInfo replaces the info file at path atomically: it writes a temporary
-// file in the store's directory, fsyncs it if sync is set, and renames it
-// over path. The temporary file's name starts with '.', so it never collides
-// with a file of an upload. On failure the temporary file is removed. The
-// directory is not fsynced.
+// writeInfo replaces the info file at path atomically: it writes the
+// upload's temporary info file (tempInfoPath) in the store's directory,
+// fsyncs it if sync is set, and renames it over path. The temporary file's
+// name starts with '.', so it never collides with a file of an upload, and
+// is the same for every write of the upload: writes hold the upload's
+// lock, so one at a time uses it, and Terminate removes one path instead
+// of searching the directory. On failure the temporary file is removed.
+// The directory is not fsynced.
 func (s *FileStore) writeInfo(path string, info tus.FileInfo, sync bool) (err error) {
 	raw, err := encodeInfo(info)
 	if err != nil {
 		return fmt.Errorf("encode info: %w", err)
 	}
-	tmp, err := os.CreateTemp(s.dir, "."+info.ID+infoSuffix+".*.tmp")
+	tmpPath := s.tempInfoPath(info.ID)
+	tmp, err := os.OpenFile(tmpPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, filePerm)
 	if err != nil {
 		return fmt.Errorf("create temporary info file: %w", err)
 	}
-	tmpPath := tmp.Name()
 	defer func() {
 		if err != nil {
 			_ = tmp.Close() // may already be closed; the error is irrelevant then

@@ -156,7 +156,7 @@ func (s *FileStore) RemoveLeftovers(ctx context.Context, cutoff time.Time) (int,
 
 // leftover tells whether the file called name can be a leftover: a data
 // file (a valid ID) without an info file, or a temporary info file
-// (".<id>.info.<random>.tmp").
+// (".<id>.info.tmp", or ".<id>.info.<random>.tmp" from older versions).
 func (s *FileStore) leftover(name string) bool {
 	if tus.ValidID(name) {
 		_, err := os.Stat(s.infoPath(name))

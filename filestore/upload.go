@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
 	"sync"
 
 	"github.com/tusgo/tus"
@@ -391,19 +390,12 @@ func (u *upload) Terminate(ctx context.Context) error {
 	return nil
 }
 
-// removeTemps removes the temporary info files of the upload (see
-// writeInfo) that a crash left behind.
+// removeTemps removes the temporary info file of the upload (see
+// writeInfo) that a crash left behind. Those of older versions, named with
+// a random part, are left to RemoveLeftovers.
 func (u *upload) removeTemps() error {
-	// An ID holds no pattern characters, so it matches only itself.
-	paths, err := filepath.Glob(filepath.Join(u.store.dir, "."+u.info.ID+infoSuffix+".*.tmp"))
-	if err != nil {
+	if err := os.Remove(u.store.tempInfoPath(u.info.ID)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	var errs []error
-	for _, p := range paths {
-		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			errs = append(errs, err)
-		}
-	}
-	return errors.Join(errs...)
+	return nil
 }
