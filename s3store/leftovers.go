@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -57,7 +58,8 @@ const maxHeldUploads = 100
 // info for each key with two or more multipart uploads initiated before
 // cutoff, or one and a final object. A service whose multipart upload
 // listing is not in key order (MinIO) makes every multipart upload
-// initiated before cutoff cost a GetObject of its info; MinIO lists
+// initiated before cutoff cost a GetObject of its info and a HeadObject
+// of its final object; MinIO lists
 // multipart uploads under a prefix only for one exact key, so with a
 // non-empty ObjectPrefix it lists none here, and with an empty one only
 // those it has cached since it started.
@@ -163,7 +165,7 @@ func (r *remover) close(ctx context.Context, g *group) error {
 	if len(g.mpus) == 1 && g.final == nil {
 		return nil // the upload's own, as far as the listing tells
 	}
-	return r.check(ctx, g.id, g.final, g.mpus)
+	return r.check(ctx, g.id, g.final, true, g.mpus)
 }
 
 // stray looks up the info of a multipart upload listed out of key order.
@@ -171,13 +173,14 @@ func (r *remover) stray(ctx context.Context, e entry) error {
 	if !r.old(e) {
 		return nil
 	}
-	return r.check(ctx, e.id, nil, []entry{e})
+	return r.check(ctx, e.id, nil, false, []entry{e})
 }
 
 // check reads the info of id and aborts those of mpus (all initiated
 // before cutoff) that it does not name, or that belong to a finished
-// upload (final is its listed final object, if known).
-func (r *remover) check(ctx context.Context, id string, final *entry, mpus []entry) error {
+// upload: final is its listed final object, if any; without listed, it
+// is looked up when the info names one of mpus.
+func (r *remover) check(ctx context.Context, id string, final *entry, listed bool, mpus []entry) error {
 	doc, _, err := r.s.getInfo(ctx, id)
 	switch {
 	case errors.Is(err, tus.ErrNotFound):
@@ -200,6 +203,13 @@ func (r *remover) check(ctx context.Context, id string, final *entry, mpus []ent
 		r.removed++
 	}
 	complete := final != nil && !doc.SizeIsDeferred && final.size == doc.Size
+	if !listed && !doc.Terminated && slices.ContainsFunc(mpus, func(mu entry) bool { return mu.uploadID == doc.MultipartUploadID }) {
+		ok, err := r.s.completed(ctx, doc)
+		if err != nil && !errors.Is(err, tus.ErrCorruptUpload) {
+			return err
+		}
+		complete = ok
+	}
 	for _, mu := range mpus {
 		switch {
 		case mu.uploadID == doc.MultipartUploadID && doc.Terminated:

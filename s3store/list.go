@@ -22,7 +22,8 @@ import (
 // of uploads. For N finished and M unfinished uploads with T tail objects
 // it makes, with the default equal prefixes, ceil((2N+M+T)/1000)
 // ListObjectsV2 calls (the final, info and tail objects share one
-// listing) and M GetObject calls, fewer for info objects this Store has
+// listing; one more on services that mark a page ending with the last key
+// as truncated, such as MinIO) and M GetObject calls, fewer for info objects this Store has
 // cached with the listed ETag; with distinct prefixes, ceil((N+M)/1000) +
 // ceil((N+T)/1000) ListObjectsV2 calls and the same GetObject calls. An
 // upload whose info object was written after its final object (a
