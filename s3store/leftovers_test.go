@@ -12,7 +12,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
+	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/internal/s3test"
+	"github.com/tusgo/tus/memorylocker"
 	"github.com/tusgo/tus/s3store"
 )
 
@@ -157,5 +159,43 @@ func TestRemoveLeftovers(t *testing.T) {
 			require.NoError(t, err)
 			require.Zero(t, n, "a second run")
 		}
+	})
+}
+
+// TestSweepExpired runs the handler's expiry sweep over a Store: an
+// expired unfinished upload is terminated (every object and multipart
+// upload of it gone), an unexpired one and a finished one whose expiry
+// passed stay, and a crash leftover older than Expiration is removed.
+func TestSweepExpired(t *testing.T) {
+	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
+		s := e.store
+		past := time.Now().Add(-time.Hour)
+		e.createWith(s, "old", 100, past)
+		e.write(s, "old", data(3, 14))
+		e.createWith(s, "new", 100, time.Now().Add(time.Hour))
+		e.createWith(s, "fin", 4, past)
+		e.write(s, "fin", data(4, 15))
+		e.finish(s, "fin")
+		e.createMPU("crash")
+		cutoff := e.laterThan(e.modified(e.opts.InfoPrefix + "fin.info"))
+
+		c := tus.NewStoreComposer()
+		s.UseIn(c)
+		memorylocker.New().UseIn(c)
+		// Expiration reaches back to just after the leftover was made.
+		h, err := tus.NewHandler(tus.Config{StoreComposer: c, BasePath: "/files/", Expiration: time.Since(cutoff)})
+		require.NoError(t, err)
+		res, err := h.SweepExpired(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 3, res.Listed)
+		require.Equal(t, 1, res.Expired)
+		require.Equal(t, 1, res.Leftovers)
+
+		_, err = s.GetUpload(context.Background(), "old")
+		require.ErrorIs(t, err, tus.ErrNotFound)
+		require.Equal(t, []string{"new"}, s3test.MultipartUploads(t, e.client, e.bucket))
+		objects := s3test.Objects(t, e.client, e.bucket)
+		slices.Sort(objects)
+		require.Equal(t, []string{"fin", "fin.info", "new.info", "probe.txt"}, objects)
 	})
 }
