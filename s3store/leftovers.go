@@ -51,8 +51,10 @@ const maxHeldUploads = 100
 // the difference between this machine's clock and the service's, whose
 // times (Initiated, LastModified) are compared with it.
 //
-// Calls: those of ListUploads without the GetObject calls, plus
-// ceil(U/1000) ListMultipartUploads calls for U multipart uploads, plus,
+// Calls: those of ListUploads without the GetObject calls, plus about
+// ceil(U/1000) ListMultipartUploads calls for U multipart uploads (a page
+// ending inside the uploads of one key is resumed at that key, so its
+// uploads are listed again), plus,
 // per leftover, one HeadObject and one AbortMultipartUpload (or a share
 // of a DeleteObjects of up to 1000 tail objects), plus a GetObject of the
 // info for each key with two or more multipart uploads initiated before
