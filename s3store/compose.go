@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/tusgo/tus"
 )
@@ -39,6 +40,11 @@ func (s *Store) AsFinishReporter(up tus.Upload) tus.FinishReporter {
 	return as[tus.FinishReporter](up)
 }
 
+// AsExtendableUpload returns up for moving its expiry (see expiry.go).
+func (s *Store) AsExtendableUpload(up tus.Upload) tus.ExtendableUpload {
+	return as[tus.ExtendableUpload](up)
+}
+
 // as returns up, an upload of this store, as capability C, or for any
 // other upload a foreignUpload, which implements every capability.
 func as[C any](up tus.Upload) C {
@@ -59,6 +65,7 @@ func (f foreignUpload) err() error {
 func (f foreignUpload) Terminate(context.Context) error                   { return f.err() }
 func (f foreignUpload) ConcatUploads(context.Context, []tus.Upload) error { return f.err() }
 func (f foreignUpload) DeclareLength(context.Context, int64) error        { return f.err() }
+func (f foreignUpload) ExtendExpiry(context.Context, time.Time) error     { return f.err() }
 func (f foreignUpload) Finished() bool                                    { return true }
 func (f foreignUpload) ServeContent(context.Context, http.ResponseWriter, *http.Request) error {
 	return f.err()
@@ -72,6 +79,10 @@ var (
 	_ tus.LengthDeferrerDataStore = (*Store)(nil)
 	_ tus.ContentServerDataStore  = (*Store)(nil)
 	_ tus.FinishReporterDataStore = (*Store)(nil)
+	_ tus.ExtenderDataStore       = (*Store)(nil)
+	_ tus.UploadLister            = (*Store)(nil)
+	_ tus.LeftoverRemover         = (*Store)(nil)
+	_ tus.UsageReporter           = (*Store)(nil)
 
 	_ capabilities = (*upload)(nil)
 	_ capabilities = foreignUpload{}
@@ -84,4 +95,5 @@ type capabilities interface {
 	tus.LengthDeclarableUpload
 	tus.ServableUpload
 	tus.FinishReporter
+	tus.ExtendableUpload
 }

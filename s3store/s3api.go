@@ -12,7 +12,7 @@ import (
 // The store never calls anything else, so an S3-compatible service needs
 // only these operations (UploadPartCopy is optional: see
 // Options.DisablePartCopy; ListMultipartUploads is used only to remove an
-// upload whose info object is damaged).
+// upload whose info object is damaged and by RemoveLeftovers).
 type S3API interface {
 	PutObject(ctx context.Context, in *s3.PutObjectInput, opts ...func(*s3.Options)) (*s3.PutObjectOutput, error)
 	GetObject(ctx context.Context, in *s3.GetObjectInput, opts ...func(*s3.Options)) (*s3.GetObjectOutput, error)

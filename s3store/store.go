@@ -67,8 +67,9 @@ import (
 )
 
 // Store is a tus data store on S3. It implements the core storage,
-// termination, concatenation, deferred lengths and downloads. It is safe for
-// concurrent use.
+// termination, concatenation, deferred lengths, downloads, finish
+// reporting, expiry extension, the enumeration of its uploads (listing and
+// usage) and the removal of crash leftovers. It is safe for concurrent use.
 type Store struct {
 	api     *meteredAPI
 	opts    Options
@@ -78,6 +79,9 @@ type Store struct {
 	compact *compactions
 	owned   *ownedStates
 	noCopy  atomic.Bool // UploadPartCopy answered NotImplemented
+	// listPage is the MaxKeys of the enumeration's listing calls; 0 is
+	// the service's default (1000). Tests lower it to cross pages.
+	listPage int32
 }
 
 // New returns a store that keeps uploads in opts.Bucket through api. It
@@ -131,7 +135,8 @@ func (s *Store) Options() Options { return s.opts }
 func (s *Store) CallStats() map[string]OpStats { return s.api.snapshot() }
 
 // UseIn registers the store as core storage, terminater, concater, length
-// deferrer, content server and finish reporter of c (see compose.go).
+// deferrer, content server, finish reporter, usage reporter, lister,
+// leftover remover and extender of c (see compose.go).
 func (s *Store) UseIn(c *tus.StoreComposer) {
 	c.UseCore(s)
 	c.UseTerminater(s)
@@ -139,6 +144,10 @@ func (s *Store) UseIn(c *tus.StoreComposer) {
 	c.UseLengthDeferrer(s)
 	c.UseContentServer(s)
 	c.UseFinishReporter(s)
+	c.UseUsageReporter(s)
+	c.UseLister(s)
+	c.UseLeftoverRemover(s)
+	c.UseExtender(s)
 }
 
 // NewUpload creates the upload's multipart upload and info object. Uploads
