@@ -25,7 +25,7 @@
 // files, metadata) do not.
 //
 // The count lives in the process. At startup it is taken from the inner
-// composition's UsageReporter, if it has one (filestore registers one).
+// composition's UsageReporter, if it has one (filestore and s3store register one).
 // A store without it starts at 0: uploads that already exist are not
 // counted, so the total can exceed the limit by their size (see New).
 // Several processes sharing one store each keep their own count and

@@ -201,7 +201,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 
 	fs.StringVar(&o.dir, "dir", "./data", "directory to store uploads in (created if missing); not with -s3-bucket")
 	fs.TextVar(&o.fileSync, "filestore-sync", filestore.SyncFinish, "when the directory store fsyncs: `finish` (before the response that completes an upload, which then survives a power loss) or none (never: a power loss or kernel crash may lose uploads that were acknowledged); not with -s3-bucket")
-	fs.Int64Var(&o.storeSize, "store-size", 0, "total `bytes` all uploads may take, with -dir or -s3-bucket; a new upload that does not fit is refused with 507 (0: no limit). Uploads on disk count from the start; in S3, from the start of the process")
+	fs.Int64Var(&o.storeSize, "store-size", 0, "total `bytes` all uploads may take, with -dir or -s3-bucket; a new upload that does not fit is refused with 507 (0: no limit). Uploads already in the store count from the start")
 
 	fs.StringVar(&o.s3.bucket, "s3-bucket", "", "store uploads in this S3 `bucket` instead of -dir (locks are in memory, one tusd per bucket, unless -redis-url)")
 	fs.StringVar(&o.s3.endpoint, "s3-endpoint", "", "`URL` of an S3-compatible service (MinIO, versitygw, R2, ...), addressed path-style (default: AWS)")

@@ -242,3 +242,29 @@ func TestRunS3MissingBucket(t *testing.T) {
 		})
 	}
 }
+
+// TestS3StoreSizeCountsEarlierUploads: with -store-size, a tusd started on a
+// bucket that already holds uploads of an earlier process counts them: a
+// creation that no longer fits is refused with 507.
+func TestS3StoreSizeCountsEarlierUploads(t *testing.T) {
+	for _, srv := range s3test.Servers(t) {
+		t.Run(srv.Name, func(t *testing.T) {
+			t.Parallel()
+			client := srv.Client(t)
+			bucket := srv.NewBucket(t, client)
+			args := []string{"-s3-bucket", bucket, "-s3-endpoint", srv.Endpoint, "-store-size", "1000"}
+			first := startTusd(t, srv, args...)
+			done := create(t, first.base, 300)
+			patch(t, done, 0, randomBytes(300, 3))
+			open := create(t, first.base, 400) // counts its whole length
+			patch(t, open, 0, randomBytes(10, 4))
+			first.kill(t)
+
+			second := startTusd(t, srv, args...)
+			res, body := tusDo(t, http.MethodPost, second.base, nil, "Upload-Length", "400")
+			assert.Equal(t, http.StatusInsufficientStorage, res.StatusCode, "a creation past the limit: %s", body)
+			res, body = tusDo(t, http.MethodPost, second.base, nil, "Upload-Length", "300")
+			assert.Equal(t, http.StatusCreated, res.StatusCode, "a creation that fits: %s", body)
+		})
+	}
+}
