@@ -35,15 +35,28 @@ type compactJob struct {
 	err  error // set before done is closed
 }
 
-// compactions runs and remembers the jobs of a store.
+// compactions runs and remembers the jobs of a store. At most cap(slots)
+// jobs run at once, store-wide: each holds a whole part in memory, so many
+// uploads completing parts in tail objects at the same time (100 uploads
+// short of buffer space) must not hold a part each.
 type compactions struct {
 	mu     sync.Mutex
 	jobs   map[string][]*compactJob // by upload ID: running ones and the last
 	closed bool
+	quit   chan struct{} // closed by close: jobs still waiting for a slot give up
+	slots  chan struct{}
 	wg     sync.WaitGroup
 }
 
-func newCompactions() *compactions { return &compactions{jobs: map[string][]*compactJob{}} }
+// newCompactions returns the jobs of a store that runs at most running at
+// once.
+func newCompactions(running int) *compactions {
+	return &compactions{jobs: map[string][]*compactJob{}, quit: make(chan struct{}), slots: make(chan struct{}, max(running, 1))}
+}
+
+// errCompactionQuit is the error of a job that the store's Close stopped
+// before it ran; the next request that needs the part uploads it.
+var errCompactionQuit = errors.New("s3store: the store closed before the part upload ran")
 
 // get returns the latest job for id, running or done, or nil.
 func (c *compactions) get(id string) *compactJob {
@@ -92,6 +105,13 @@ func (c *compactions) start(id string, job *compactJob, run func()) bool {
 	go func() {
 		defer c.wg.Done()
 		defer close(job.done)
+		select {
+		case c.slots <- struct{}{}:
+		case <-c.quit:
+			job.err = errCompactionQuit
+			return
+		}
+		defer func() { <-c.slots }()
 		run()
 	}()
 	return true
@@ -109,7 +129,10 @@ func finished(j *compactJob) bool {
 // close stops new jobs and waits for the running ones.
 func (c *compactions) close() {
 	c.mu.Lock()
-	c.closed = true
+	if !c.closed {
+		c.closed = true
+		close(c.quit)
+	}
 	c.mu.Unlock()
 	c.wg.Wait()
 }

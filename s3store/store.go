@@ -105,7 +105,7 @@ func New(api S3API, opts Options) (*Store, error) {
 		bufs:    bufs,
 		tails:   newTailCache(o.TailCacheBytes),
 		infos:   newInfoCache(4096),
-		compact: newCompactions(),
+		compact: newCompactions(opts.ConcurrentPartUploads),
 		owned:   newOwnedStates(64 << 20),
 	}, nil
 }
