@@ -146,10 +146,30 @@ func (e *env) write(ctx context.Context, t tester, id string, offset int64, b []
 	if n != int64(len(b)) {
 		t.Fatalf("WriteChunk of %d bytes at %d into upload %s returned %d: it must store and count every byte it reads", len(b), offset, id, n)
 	}
-	if got := e.info(ctx, t, id).Offset; got != offset+n {
-		t.Fatalf("upload %s: offset %d after WriteChunk stored %d bytes at %d, want %d: the offset must be the number of bytes the store holds",
-			id, got, n, offset, offset+n)
+	checkGrowth(t, id, offset, n, e.info(ctx, t, id).Offset)
+}
+
+// checkGrowth fails t unless upload id's offset, got after WriteChunk
+// returned n at offset, is offset+n, and names the promise broken.
+func checkGrowth(t tester, id string, offset, n, got int64) {
+	t.Helper()
+	if msg := growthError(id, offset, n, got); msg != "" {
+		t.Fatalf("%s", msg)
 	}
+}
+
+// growthError describes what is wrong when upload id's offset is got after
+// WriteChunk returned n at offset, or returns "".
+func growthError(id string, offset, n, got int64) string {
+	switch {
+	case got > offset+n:
+		return fmt.Sprintf("upload %s: offset %d after WriteChunk stored %d bytes at %d, %d more than written: the offset must count only the bytes the store holds",
+			id, got, n, offset, got-offset-n)
+	case got < offset+n:
+		return fmt.Sprintf("upload %s: offset %d after WriteChunk returned %d for bytes at %d, %d short: WriteChunk must store every byte it counts",
+			id, got, n, offset, offset+n-got)
+	}
+	return ""
 }
 
 // finish calls FinishUpload on the complete upload id.
@@ -180,7 +200,7 @@ func (e *env) checkBytes(ctx context.Context, t tester, id string, want []byte) 
 	t.Helper()
 	info := e.info(ctx, t, id)
 	if info.Offset != int64(len(want)) {
-		t.Fatalf("upload %s: offset %d, want %d: the offset must be the number of bytes the store holds", id, info.Offset, len(want))
+		t.Fatalf("upload %s: offset %d after %d bytes were written: the offset must be the number of bytes the store holds", id, info.Offset, len(want))
 	}
 	if e.c.UsesContentServer() {
 		res, got := e.serve(ctx, t, id, nil)
@@ -699,9 +719,11 @@ func writeWhole(ctx context.Context, c *tus.StoreComposer, id string, want []byt
 			return fmt.Errorf("WriteChunk of %d bytes at %d into %s: stored %d, %v", len(chunk), off, id, n, err)
 		}
 		info, err := up.GetInfo(ctx)
-		if err != nil || info.Offset != int64(off)+n {
-			return fmt.Errorf("upload %s: offset %d (%v) after writing %d bytes at %d, want %d: the offset must be the number of bytes the store holds",
-				id, info.Offset, err, n, off, int64(off)+n)
+		if err != nil {
+			return fmt.Errorf("GetInfo(%s): %w", id, err)
+		}
+		if msg := growthError(id, int64(off), n, info.Offset); msg != "" {
+			return errors.New(msg)
 		}
 	}
 	up, err := c.Core.GetUpload(ctx, id)
