@@ -3,6 +3,7 @@ package tus
 import (
 	"errors"
 	"log/slog"
+	"time"
 )
 
 // appendBody streams q's body into up at info.Offset and finishes the
@@ -55,6 +56,9 @@ func (h *Handler) appendBody(q *request, up Upload, info FileInfo, progress func
 	n, werr := up.WriteChunk(detach(q.ctx()), info.Offset, src)
 	br.finish()
 	info.Offset += n
+	if werr == nil || n > 0 {
+		h.slideExpiry(q, up, &info)
+	}
 	if n > 0 && br.onProgress != nil {
 		br.onProgress(n)
 	}
@@ -86,6 +90,27 @@ func (h *Handler) appendBody(q *request, up Upload, info FileInfo, progress func
 	return info, resp, err
 }
 
+// slideExpiry renews the expiry of an unfinished upload that a PATCH
+// wrote to, with Config.ExpirationSliding: to Config.Expiration from now,
+// rewritten only once the renewal moves it by a hundredth of Expiration
+// (at least a second). A failed renewal is logged and leaves info's expiry
+// as stored: the request's bytes are kept either way. q holds the lock.
+func (h *Handler) slideExpiry(q *request, up Upload, info *FileInfo) {
+	if !h.cfg.ExpirationSliding || info.IsComplete() || info.ExpiresAt.IsZero() {
+		return
+	}
+	next := time.Now().Add(h.cfg.Expiration).UTC().Truncate(time.Second)
+	if next.Sub(info.ExpiresAt) < max(h.cfg.Expiration/100, time.Second) {
+		return
+	}
+	if err := h.composer.Extender.AsExtendableUpload(up).ExtendExpiry(detach(q.ctx()), next); err != nil {
+		q.log().LogAttrs(q.ctx(), slog.LevelWarn, "renewing an upload's expiry failed",
+			slog.String("id", info.ID), slog.String("error", err.Error()))
+		return
+	}
+	info.ExpiresAt = next
+}
+
 // terminateStopped deletes an upload stopped by Event.StopUpload, if the
 // store supports termination; otherwise the bytes read stay and the upload
 // can be resumed. q holds the upload's lock.
@@ -93,7 +118,7 @@ func (h *Handler) terminateStopped(q *request, up Upload, info FileInfo) {
 	if !h.composer.UsesTerminater() {
 		return
 	}
-	if err := h.terminate(detach(q.ctx()), q.ctx(), up, q.event(info)); err != nil {
+	if err := h.terminate(detach(q.ctx()), q.ctx(), up, Event{HookEvent: q.event(info)}); err != nil {
 		q.log().LogAttrs(q.ctx(), slog.LevelError, "terminating a stopped upload failed",
 			slog.String("id", info.ID), slog.String("error", err.Error()))
 	}

@@ -3,6 +3,7 @@ package tus
 import (
 	"log/slog"
 	"net/http"
+	"time"
 )
 
 // loadPartials finds the partial uploads a final upload is made of, in
@@ -28,6 +29,21 @@ func (h *Handler) loadPartials(q *request, ids []string) ([]Upload, []FileInfo, 
 		ups[i], infos[i] = up, info
 	}
 	return ups, infos, nil
+}
+
+// finalExpiry is the expiry a final upload made of partials gets at least:
+// the earliest of its unfinished partials', zero if none expires. A final
+// upload cannot complete once one of its partials is gone, so it expires
+// with the first of them (the expiry sweep renews it while its partials
+// are renewed; see sweepOne).
+func finalExpiry(partials []FileInfo) time.Time {
+	var exp time.Time
+	for _, pi := range partials {
+		if !pi.IsComplete() && !pi.ExpiresAt.IsZero() && (exp.IsZero() || pi.ExpiresAt.Before(exp)) {
+			exp = pi.ExpiresAt
+		}
+	}
+	return exp
 }
 
 // tryConcatLocked fills final upload up from its loaded partials if every

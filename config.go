@@ -72,10 +72,18 @@ type Config struct {
 	// lock, after asking the holder to let go (20 s by default). Negative
 	// values are refused.
 	AcquireLockTimeout time.Duration
-	// Expiration is how long an unfinished upload lives after its creation;
-	// 0 means forever. Expired unfinished uploads answer 410 Gone. Negative
-	// values are refused.
+	// Expiration is how long an unfinished upload lives after its creation
+	// (or, with ExpirationSliding, after its last PATCH); 0 means forever.
+	// Expired unfinished uploads answer 410 Gone, and Handler.SweepExpired
+	// (Handler.RunCleaner) removes them. Negative values are refused.
 	Expiration time.Duration
+	// ExpirationSliding makes every PATCH that leaves an upload unfinished
+	// renew its expiry to Expiration from then, and Upload-Expires moves
+	// with it (the stored expiry is rewritten once at least a hundredth of
+	// Expiration, and at least a second, has passed since the last
+	// renewal). It needs Expiration and a store that can move an expiry
+	// (StoreComposer.Extender).
+	ExpirationSliding bool
 	// ProgressInterval is the least time between two progress events of one
 	// request (1 s by default). It also paces the progress 104 responses of
 	// the IETF protocol (interop version 5 on). Both count the bytes the
@@ -215,6 +223,12 @@ func (c Config) withDefaults() (Config, error) {
 		if f.d < 0 {
 			return c, errors.New("tus: Config." + f.name + " must not be negative")
 		}
+	}
+	if c.ExpirationSliding && c.Expiration == 0 {
+		return c, errors.New("tus: Config.ExpirationSliding needs Config.Expiration")
+	}
+	if c.ExpirationSliding && !c.StoreComposer.UsesExtender() {
+		return c, errors.New("tus: Config.ExpirationSliding needs a store that can move an upload's expiry (StoreComposer.Extender)")
 	}
 	if c.Cors != nil && c.Cors.MaxAge < 0 {
 		return c, errors.New("tus: Config.Cors.MaxAge must not be negative")

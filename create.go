@@ -30,7 +30,12 @@ func (h *Handler) createUpload(q *request, info FileInfo, lock bool) (created, e
 		return c, err
 	}
 	if h.cfg.Expiration > 0 {
-		info.ExpiresAt = time.Now().Add(h.cfg.Expiration).UTC().Truncate(time.Second)
+		// A final upload arrives with the earliest expiry of its
+		// unfinished partials (see finalExpiry), which it keeps if sooner.
+		exp := time.Now().Add(h.cfg.Expiration).UTC().Truncate(time.Second)
+		if info.ExpiresAt.IsZero() || exp.Before(info.ExpiresAt) {
+			info.ExpiresAt = exp
+		}
 	}
 	if err := h.checkAccess(q, info, ActionCreate); err != nil {
 		return c, err

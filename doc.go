@@ -96,6 +96,15 @@
 // request. The package github.com/tusgo/tus/hooks runs file and HTTP hooks
 // on top of both.
 //
+// # Expiry
+//
+// With Config.Expiration, an unfinished upload answers 410 Gone once it
+// expires (Config.ExpirationSliding renews the expiry on every PATCH).
+// Handler.SweepExpired removes expired uploads, through the termination
+// path and under their locks, and what crashes left in the store;
+// Handler.RunCleaner runs it every interval until its context ends, in a
+// goroutine the caller owns (sweep.go).
+//
 // # Concurrency
 //
 // A Handler is safe for concurrent use and starts no goroutine. Requests

@@ -20,6 +20,9 @@ const (
 type Event struct {
 	Type EventType
 	HookEvent
+	// Expired is set on EventTerminated when the expiry sweep
+	// (Handler.SweepExpired) removed the upload because it expired.
+	Expired bool
 
 	// body is the request body being read, for StopUpload (progress events).
 	body *bodyReader

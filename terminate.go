@@ -38,7 +38,7 @@ func (h *Handler) terminateRequest(q *request) {
 			return
 		}
 	}
-	if err := h.terminate(q.ctx(), q.ctx(), up, q.event(info)); err != nil {
+	if err := h.terminate(q.ctx(), q.ctx(), up, Event{HookEvent: q.event(info)}); err != nil {
 		h.fail(q, err)
 		return
 	}
@@ -68,17 +68,20 @@ func (h *Handler) TerminateUpload(ctx context.Context, id string) error {
 	if err != nil && up == nil { // a damaged upload can be terminated
 		return err
 	}
-	return h.terminate(ctx, ctx, up, HookEvent{Context: ctx, Upload: info})
+	return h.terminate(ctx, ctx, up, Event{HookEvent: HookEvent{Context: ctx, Upload: info}})
 }
 
 // terminate deletes up, whose lock the caller holds, with storeCtx,
 // forgets a finish it may still owe, and announces the termination with
-// ev, waiting for slow subscribers at most until emitCtx ends.
-func (h *Handler) terminate(storeCtx, emitCtx context.Context, up Upload, ev HookEvent) error {
+// ev (as EventTerminated), waiting for slow subscribers at most until
+// emitCtx ends. Every termination goes through it: DELETE, TerminateUpload,
+// a stopped upload and the expiry sweep.
+func (h *Handler) terminate(storeCtx, emitCtx context.Context, up Upload, ev Event) error {
 	if err := h.composer.Terminater.AsTerminatableUpload(up).Terminate(storeCtx); err != nil {
 		return err
 	}
 	h.unfinished.Delete(ev.Upload.ID)
-	h.events.emit(emitCtx, Event{Type: EventTerminated, HookEvent: ev})
+	ev.Type = EventTerminated
+	h.events.emit(emitCtx, ev)
 	return nil
 }

@@ -126,6 +126,7 @@ func (h *Handler) parseCreation(q *request) (FileInfo, []Upload, []FileInfo, err
 		}
 		info.IsFinal = true
 		info.PartialUploads = ids
+		info.ExpiresAt = finalExpiry(pinfos)
 		return info, partials, pinfos, nil
 	}
 	info.IsPartial = kind == concatPartial

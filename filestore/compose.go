@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/tusgo/tus"
 )
@@ -46,6 +47,15 @@ func (s *FileStore) AsServableUpload(up tus.Upload) tus.ServableUpload {
 	return foreignUpload{up}
 }
 
+// AsExtendableUpload returns up as a tus.ExtendableUpload. up must come
+// from a FileStore; for any other value the result's ExtendExpiry fails.
+func (s *FileStore) AsExtendableUpload(up tus.Upload) tus.ExtendableUpload {
+	if u, ok := up.(*upload); ok && u != nil {
+		return u
+	}
+	return foreignUpload{up}
+}
+
 // foreignUpload stands for an upload that does not belong to a FileStore;
 // every method fails.
 type foreignUpload struct{ up tus.Upload }
@@ -59,6 +69,8 @@ func (f foreignUpload) Terminate(context.Context) error { return f.err() }
 func (f foreignUpload) ConcatUploads(context.Context, []tus.Upload) error { return f.err() }
 
 func (f foreignUpload) DeclareLength(context.Context, int64) error { return f.err() }
+
+func (f foreignUpload) ExtendExpiry(context.Context, time.Time) error { return f.err() }
 
 func (f foreignUpload) ServeContent(context.Context, http.ResponseWriter, *http.Request) error {
 	return f.err()

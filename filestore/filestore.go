@@ -21,8 +21,9 @@
 // Terminate removes (see FileStore.GetUpload). A data file without an info
 // file, left by a creation or termination that a crash cut short, is not an
 // upload: GetUpload answers tus.ErrNotFound and Usage does not count it.
-// The store does not remove such files itself; cleaning them up is left to
-// the operator (or to an expiry cleaner).
+// RemoveLeftovers, which the handler's expiry sweep (tus.Handler.SweepExpired)
+// calls, removes such files and temporary files once they are older than
+// the expiration.
 //
 // A full disk (ENOSPC, EDQUOT) makes every operation that writes fail with
 // an error wrapping tus.ErrInsufficientStorage, which the handler answers
@@ -121,7 +122,8 @@ func prepareDir(dir string) (string, error) {
 func (s *FileStore) Dir() string { return s.dir }
 
 // UseIn registers the store in c as core store, terminater, concater, length
-// deferrer, content server and usage reporter. It does not set a locker; use a FileLocker or
+// deferrer, content server, usage reporter, lister, leftover remover and
+// extender (sliding expiry). It does not set a locker; use a FileLocker or
 // another tus.Locker for that.
 func (s *FileStore) UseIn(c *tus.StoreComposer) {
 	c.UseCore(s)
@@ -130,6 +132,9 @@ func (s *FileStore) UseIn(c *tus.StoreComposer) {
 	c.UseLengthDeferrer(s)
 	c.UseContentServer(s)
 	c.UseUsageReporter(s)
+	c.UseLister(s)
+	c.UseLeftoverRemover(s)
+	c.UseExtender(s)
 }
 
 // setBufferSize sets the size of the buffers WriteChunk copies through. It

@@ -140,7 +140,8 @@ func TestUseIn(t *testing.T) {
 	s, _ := testStore(t, Options{})
 	c := tus.NewStoreComposer()
 	s.UseIn(c)
-	if c.Core != s || c.Terminater != s || c.Concater != s || c.LengthDeferrer != s || c.ContentServer != s {
+	if c.Core != s || c.Terminater != s || c.Concater != s || c.LengthDeferrer != s || c.ContentServer != s ||
+		c.UsageReporter != s || c.Lister != s || c.Leftovers != s || c.Extender != s {
 		t.Errorf("UseIn did not register every part: %+v", c)
 	}
 	if c.UsesLocker() {

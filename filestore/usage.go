@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
-
-	"github.com/tusgo/tus"
 )
 
 // Usage returns the number of bytes the store's uploads take up, as
@@ -22,31 +19,24 @@ import (
 // are not counted, and neither are the info files themselves. An upload
 // whose record is damaged (see GetUpload), or whose info file cannot be
 // read, counts with the size of its data file, the bytes it is known to
-// hold: one bad record never makes Usage fail. The result is a snapshot: uploads created, written or
-// terminated while Usage runs may or may not be counted. ctx is checked
-// before each upload.
+// hold: one bad record never makes Usage fail. The result is a snapshot:
+// uploads created, written or terminated while Usage runs may or may not
+// be counted. The directory is read a batch at a time.
 func (s *FileStore) Usage(ctx context.Context) (int64, error) {
-	entries, err := os.ReadDir(s.dir)
-	if err != nil {
-		return 0, fmt.Errorf("filestore: usage: %w", err)
-	}
 	var total int64
-	for _, e := range entries {
-		id, ok := strings.CutSuffix(e.Name(), infoSuffix)
-		if !ok || !tus.ValidID(id) || !e.Type().IsRegular() {
-			continue
-		}
-		if err := ctx.Err(); err != nil {
-			return 0, fmt.Errorf("filestore: usage: %w", err)
-		}
+	err := s.eachUpload(ctx, func(id string) error {
 		n, err := s.uploadUsage(id)
 		if err != nil {
-			return 0, fmt.Errorf("filestore: usage: %w", err)
+			return err
 		}
 		total += n
 		if total < 0 {
-			return 0, fmt.Errorf("filestore: usage: total overflows int64 at upload %q", id)
+			return fmt.Errorf("total overflows int64 at upload %q", id)
 		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("filestore: usage: %w", err)
 	}
 	return total, nil
 }

@@ -230,7 +230,7 @@ func (d *Dispatcher) work() {
 				slog.String("hook", string(t)), slog.String("upload_id", ev.Upload.ID))
 			continue
 		}
-		resp, err := d.invoke(d.ctx, t, ev.HookEvent, nil)
+		resp, err := d.invoke(d.ctx, t, ev.HookEvent, &Event{Expired: ev.Expired})
 		if err == nil && t == PostReceive && resp.StopUpload {
 			d.stop(ev, resp.HTTPResponse)
 		}
@@ -291,13 +291,20 @@ func (d *Dispatcher) Close(ctx context.Context) error {
 	return err
 }
 
-// invoke runs the hook of type t for ev, logs and counts the outcome. A
-// missing hook (ErrNoHook) is an empty answer.
-func (d *Dispatcher) invoke(ctx context.Context, t Type, ev tus.HookEvent, access *Access) (Response, error) {
+// invoke runs the hook of type t for ev, logs and counts the outcome.
+// extra, if not nil, carries the hook event's fields beyond the upload and
+// the request (Access, Expired). A missing hook (ErrNoHook) is an empty
+// answer.
+func (d *Dispatcher) invoke(ctx context.Context, t Type, ev tus.HookEvent, extra *Event) (Response, error) {
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	req := Request{Type: t, Event: Event{Upload: ev.Upload, HTTPRequest: ev.HTTPRequest, Access: access}}
+	var hev Event
+	if extra != nil {
+		hev = *extra
+	}
+	hev.Upload, hev.HTTPRequest = ev.Upload, ev.HTTPRequest
+	req := Request{Type: t, Event: hev}
 	resp, err := d.backend.Invoke(ctx, req)
 	if errors.Is(err, ErrNoHook) {
 		return Response{}, nil
@@ -362,7 +369,7 @@ func (d *Dispatcher) preTerminate(ev tus.HookEvent) (tus.HTTPResponse, error) {
 // get the 500 every failing blocking hook gets.
 func (d *Dispatcher) preAccess(ev tus.AccessEvent) error {
 	access := &Access{Mode: accessMode(ev.Action), Action: ev.Action, Files: []tus.FileInfo{ev.Upload}}
-	resp, err := d.invoke(ev.Context, PreAccess, ev.HookEvent, access)
+	resp, err := d.invoke(ev.Context, PreAccess, ev.HookEvent, &Event{Access: access})
 	if err != nil {
 		return fmt.Errorf("%w: %w", tus.ErrInternal, err)
 	}

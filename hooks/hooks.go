@@ -116,6 +116,10 @@ type Event struct {
 	HTTPRequest tus.HTTPRequest `json:"HTTPRequest"`
 	// Access is set for pre-access hooks only.
 	Access *Access `json:"Access,omitempty"`
+	// Expired is set for post-terminate hooks when the upload was removed
+	// because it expired (the expiry sweep), not by a request; then
+	// HTTPRequest is empty.
+	Expired bool `json:"Expired,omitempty"`
 }
 
 // Access describes what a request wants of an upload, for pre-access

@@ -39,6 +39,8 @@ type options struct {
 	disableTermination   bool
 	disableConcatenation bool
 	expiration           time.Duration
+	expirationSliding    bool
+	cleanupInterval      time.Duration
 	cors                 corsOptions
 
 	// Storage.
@@ -119,7 +121,7 @@ type flagGroup struct {
 // (TestHelpListsEveryFlag).
 var flagGroups = []flagGroup{
 	{"Listening", []string{"host", "port", "unix-sock", "base-path", "behind-proxy", "tls-certificate", "tls-key", "tls-mode", "enable-h2c"}},
-	{"Protocol", []string{"max-size", "max-metadata-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration"}},
+	{"Protocol", []string{"max-size", "max-metadata-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration", "expiration-sliding", "cleanup-interval"}},
 	{"CORS", []string{"disable-cors", "cors-allow-origin", "cors-allow-credentials", "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-max-age"}},
 	{"Storage", []string{"dir", "store-size"}},
 	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes", "s3-call-timeout", "s3-part-timeout"}},
@@ -182,7 +184,9 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.BoolVar(&o.disableDownload, "disable-download", false, "do not serve uploads with GET")
 	fs.BoolVar(&o.disableTermination, "disable-termination", false, "do not let clients delete uploads (termination extension)")
 	fs.BoolVar(&o.disableConcatenation, "disable-concatenation", false, "turn the concatenation extension off")
-	fs.DurationVar(&o.expiration, "expiration", 0, "how long an unfinished upload lives after its creation, e.g. 24h (0: forever); expired uploads answer 410")
+	fs.DurationVar(&o.expiration, "expiration", 0, "how long an unfinished upload lives after its creation, e.g. 24h (0: forever); expired uploads answer 410 and are removed by a sweep every -cleanup-interval, with what crashes left behind")
+	fs.BoolVar(&o.expirationSliding, "expiration-sliding", false, "renew an unfinished upload's expiry on every PATCH: it expires -expiration after its last PATCH (needs -expiration)")
+	fs.DurationVar(&o.cleanupInterval, "cleanup-interval", 0, "how often the sweep removes expired uploads, with -expiration (0: a tenth of -expiration, at least 1s and at most 1h); instances sharing a store and a locker take turns")
 
 	fs.BoolVar(&o.cors.disable, "disable-cors", false, "send no CORS headers and answer preflight requests as plain OPTIONS")
 	fs.StringVar(&o.cors.allowOrigin, "cors-allow-origin", ".*", "regular `expression` that a whole Origin must match to be allowed")
@@ -374,7 +378,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		name string
 		d    time.Duration
 	}{
-		{"-expiration", o.expiration}, {"-network-timeout", o.networkTimeout}, {"-shutdown-timeout", o.shutdownTimeout},
+		{"-expiration", o.expiration}, {"-cleanup-interval", o.cleanupInterval}, {"-network-timeout", o.networkTimeout}, {"-shutdown-timeout", o.shutdownTimeout},
 		{"-min-transfer-rate-window", o.minTransferRateWindow},
 		{"-acquire-lock-timeout", o.acquireLockTimeout}, {"-cors-max-age", o.cors.maxAge},
 		{"-hooks-http-backoff", o.hooks.httpBackoff}, {"-hooks-http-timeout", o.hooks.httpTimeout},
@@ -397,6 +401,12 @@ func (o *options) check(fs *flag.FlagSet) error {
 		if v.n == 0 {
 			return fmt.Errorf("%s must be positive", v.name)
 		}
+	}
+	if o.expirationSliding && o.expiration == 0 {
+		return errors.New("-expiration-sliding needs -expiration")
+	}
+	if o.cleanupInterval != 0 && o.expiration == 0 {
+		return errors.New("-cleanup-interval needs -expiration: without it nothing expires")
 	}
 	if o.port < 0 || o.port > 65535 {
 		return errors.New("-port must be between 0 and 65535")

@@ -23,7 +23,8 @@ import (
 type hookCall struct {
 	Type  string
 	Event struct {
-		Upload struct {
+		Expired bool
+		Upload  struct {
 			ID       string
 			Size     int64
 			Offset   int64

@@ -101,6 +101,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		MinTransferRateWindow:   o.minTransferRateWindow,
 		AcquireLockTimeout:      o.acquireLockTimeout,
 		Expiration:              o.expiration,
+		ExpirationSliding:       o.expirationSliding,
 		ProgressInterval:        o.hooks.progressInterval,
 		Cors:                    corsConfig(o.cors),
 		Logger:                  logger,
@@ -136,9 +137,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return errors.Join(err, ln.Close(), closeStore())
 		}
 	}
+	stopCleaner, cleanupAttr := startCleaner(h, o, logger)
 	attrs := []any{"address", addr + o.basePath, "listen", listenAddr, "version", versionString()}
 	attrs = append(attrs, storeAttrs...)
-	attrs = append(attrs, "max_size", o.maxSize, "max_metadata_size", o.maxMetadataSize, "store_size", o.storeSize, "expiration", o.expiration, "ietf_drafts", !o.disableIETF,
+	attrs = append(attrs, "max_size", o.maxSize, "max_metadata_size", o.maxMetadataSize, "store_size", o.storeSize, "expiration", o.expiration, "expiration_sliding", o.expirationSliding, "cleanup", cleanupAttr, "ietf_drafts", !o.disableIETF,
 		"download", !o.disableDownload, "termination", !o.disableTermination, "concatenation", !o.disableConcatenation,
 		"cors", corsSummary(o.cors), "behind_proxy", o.behindProxy, "tls", o.tlsCert != "", "h2c", o.h2c,
 		"network_timeout", o.networkTimeout, "min_transfer_rate", o.minTransferRate, "min_transfer_rate_window", o.minTransferRateWindow,
@@ -162,6 +164,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		logger.Info("shutting down", "timeout", o.shutdownTimeout)
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 		defer cancel()
+		stopCleaner()
 		err = shutdown(shutdownCtx, srv, h, reqs, logger)
 		if serr := <-serveErr; !errors.Is(serr, http.ErrServerClosed) {
 			err = errors.Join(err, serr)
@@ -179,11 +182,39 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	// The server failed on its own.
+	stopCleaner()
 	if dispatcher != nil {
 		_ = dispatcher.Close(context.Background())
 	}
 	stopCounting()
 	return errors.Join(err, closeStore())
+}
+
+// startCleaner starts the expiry sweep when -expiration is set: it removes
+// expired uploads and crash leftovers every -cleanup-interval. stop ends it
+// and waits for it (a sweep in progress stops at its next store call).
+// attr says what is swept and how often, for the startup log.
+func startCleaner(h *tus.Handler, o options, logger *slog.Logger) (stop func(), attr string) {
+	if o.expiration == 0 {
+		return func() {}, "off"
+	}
+	interval := o.cleanupInterval
+	if interval == 0 {
+		interval = tus.DefaultCleanupInterval(o.expiration)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := h.RunCleaner(ctx, interval); err != nil {
+			logger.Warn("expired uploads are not removed", "error", err)
+		}
+	}()
+	what := "expired unfinished uploads"
+	if o.dir != "" || o.s3.bucket != "" {
+		what += " and crash leftovers older than -expiration"
+	}
+	return func() { cancel(); <-done }, fmt.Sprintf("every %s: %s", interval, what)
 }
 
 // routes returns every route of tusd with its request log: the tus

@@ -55,6 +55,13 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"extra"}, wantErr: "unexpected argument"},
 		{args: []string{"-nope"}, wantErr: "not defined"},
 		{args: []string{"-expiration", "-1s"}, wantErr: "-expiration must not be negative"},
+		{args: []string{"-expiration", "24h", "-expiration-sliding", "-cleanup-interval", "5m"},
+			want: func(o *options) {
+				o.expiration, o.expirationSliding, o.cleanupInterval = 24*time.Hour, true, 5*time.Minute
+			}},
+		{args: []string{"-expiration-sliding"}, wantErr: "-expiration-sliding needs -expiration"},
+		{args: []string{"-cleanup-interval", "1m"}, wantErr: "-cleanup-interval needs -expiration"},
+		{args: []string{"-expiration", "1h", "-cleanup-interval", "-1s"}, wantErr: "-cleanup-interval must not be negative"},
 		{args: []string{"-min-transfer-rate", "-1"}, wantErr: "-min-transfer-rate must not be negative"},
 		{args: []string{"-min-transfer-rate-window", "-1s"}, wantErr: "-min-transfer-rate-window must not be negative"},
 		{args: []string{"-min-transfer-rate-window", "0"}, wantErr: "-min-transfer-rate-window must be positive"},

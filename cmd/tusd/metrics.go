@@ -25,6 +25,7 @@ type metrics struct {
 	created         prometheus.Counter
 	finished        prometheus.Counter
 	terminated      prometheus.Counter
+	expired         prometheus.Counter
 	openConnections prometheus.Gauge
 	hookCalls       *prometheus.CounterVec // by hook
 	hookFailures    *prometheus.CounterVec // by hook
@@ -57,7 +58,10 @@ func newMetrics() *metrics {
 			Name: "tusd_uploads_finished_total", Help: "Uploads that received their last byte and were finished.",
 		}),
 		terminated: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "tusd_uploads_terminated_total", Help: "Uploads terminated (deleted).",
+			Name: "tusd_uploads_terminated_total", Help: "Uploads terminated (deleted), by a request or because they expired.",
+		}),
+		expired: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tusd_uploads_expired_total", Help: "Unfinished uploads removed by the expiry sweep because they expired (also counted in tusd_uploads_terminated_total).",
 		}),
 		openConnections: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "tusd_connections_open", Help: "Client connections open now.",
@@ -80,7 +84,7 @@ func newMetrics() *metrics {
 	for _, method := range []string{http.MethodPost, http.MethodHead, http.MethodPatch, http.MethodGet, http.MethodDelete, http.MethodOptions, "OTHER"} {
 		m.requests.WithLabelValues(method) // shown as 0 before the first request
 	}
-	m.reg.MustRegister(m.requests, m.errors, m.slowTransfers, m.bytesReceived, m.created, m.finished, m.terminated,
+	m.reg.MustRegister(m.requests, m.errors, m.slowTransfers, m.bytesReceived, m.created, m.finished, m.terminated, m.expired,
 		m.openConnections, m.hookCalls, m.hookFailures, m.s3Calls, m.s3Duration,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m.reg.MustRegister(m.locks.collectors()...)
@@ -178,6 +182,9 @@ func (m *metrics) countUploads(h *tus.Handler) (stop func()) {
 				m.finished.Inc()
 			case tus.EventTerminated:
 				m.terminated.Inc()
+				if ev.Expired {
+					m.expired.Inc()
+				}
 			}
 		}
 	}()
