@@ -13,6 +13,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -61,6 +62,7 @@ var checks = []check{
 	{"ParallelUploads", nil, checkParallelUploads},
 	{"ListUploads", []capability{needLister}, checkListUploads},
 	{"ExtendExpiry", []capability{needExtender}, checkExtendExpiry},
+	{"SweepExpired", []capability{needLister, needTerminater, needTryLocker}, checkSweepExpired},
 }
 
 // runConformance runs every check as a sub-test of t.
@@ -860,4 +862,88 @@ func checkExtendExpiry(ctx context.Context, t tester, e *env) {
 	e.create(ctx, t, tus.FileInfo{ID: never, Size: 100})
 	extend(never, first)
 	expect("an upload created without an expiry, after ExtendExpiry", never, first, 0)
+}
+
+// checkSweepExpired runs the handler's expiry sweep (Handler.SweepExpired)
+// over the store: it must remove exactly the unfinished uploads past their
+// expiry, every byte and record of them, and leave the rest as they were.
+func checkSweepExpired(ctx context.Context, t tester, e *env) {
+	past := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	future := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	kept := map[string][]byte{} // complete uploads that stay, with their bytes
+	done := newID("sweep-finished")
+	kept[done] = payload(3000, 17)
+	e.upload(ctx, t, tus.FileInfo{ID: done, ExpiresAt: past}, kept[done], 2)
+	before, canLook := contents(ctx, t, e.h)
+
+	var expired, alive []string
+	add := func(info tus.FileInfo, n int) {
+		t.Helper()
+		e.create(ctx, t, info)
+		if n > 0 {
+			e.write(ctx, t, info.ID, 0, payload(n, 18))
+		}
+	}
+	for i := range 3 {
+		id := newID("sweep-expired" + strconv.Itoa(i))
+		add(tus.FileInfo{ID: id, Size: 10000, ExpiresAt: past}, 1000*i)
+		expired = append(expired, id)
+	}
+	if e.c.UsesLengthDeferrer() {
+		id := newID("sweep-expired-deferred")
+		add(tus.FileInfo{ID: id, SizeIsDeferred: true, ExpiresAt: past}, 500)
+		expired = append(expired, id)
+	}
+	for _, info := range []tus.FileInfo{
+		{ID: newID("sweep-future"), Size: 100, ExpiresAt: future},
+		{ID: newID("sweep-never"), Size: 100},
+	} {
+		add(info, 10)
+		alive = append(alive, info.ID)
+	}
+
+	h, err := tus.NewHandler(tus.Config{StoreComposer: e.c})
+	if err != nil {
+		t.Fatalf("NewHandler over the store: %v", err)
+	}
+	res, err := h.SweepExpired(ctx)
+	if err != nil {
+		t.Fatalf("Handler.SweepExpired: %v", err)
+	}
+	if res.Expired != len(expired) || res.Failed != 0 || res.Busy != 0 || res.Skipped {
+		t.Fatalf("Handler.SweepExpired: %+v; want %d expired and none failed, busy or skipped", res, len(expired))
+	}
+	for _, id := range expired {
+		if _, err := e.c.Core.GetUpload(ctx, id); !errors.Is(err, tus.ErrNotFound) {
+			t.Fatalf("GetUpload of the expired upload %s after the sweep returned error %v: the sweep must remove it (tus.ErrNotFound)", id, err)
+		}
+	}
+	for _, id := range alive {
+		if got := e.info(ctx, t, id).Offset; got != 10 {
+			t.Fatalf("upload %s, not expired, has offset %d after the sweep, want 10: the sweep must leave it alone", id, got)
+		}
+	}
+	e.checkBytes(ctx, t, done, kept[done])
+	if got := e.listed(ctx, t); len(got) != len(alive)+len(kept) {
+		t.Fatalf("ListUploads after the sweep reports %d uploads, want %d (the expired ones gone)", len(got), len(alive)+len(kept))
+	}
+	if !canLook {
+		return
+	}
+	after, _ := contents(ctx, t, e.h)
+	var left []string
+	for n := range after {
+		if !before[n] && !slices.ContainsFunc(alive, func(id string) bool { return strings.Contains(n, id) }) {
+			left = append(left, n)
+		}
+	}
+	slices.Sort(left)
+	if len(left) > 0 {
+		t.Errorf("the expiry sweep left %q in the storage: terminating an expired upload must remove every byte and every record of it", left)
+	}
+	for n := range before {
+		if !after[n] {
+			t.Errorf("the expiry sweep removed %q, which held a finished upload", n)
+		}
+	}
 }

@@ -181,20 +181,39 @@ func getInfo(ctx context.Context, t tester, c *tus.StoreComposer, id string) tus
 type capability struct {
 	name string
 	has  func(c *tus.StoreComposer) bool
+	why  string // the reason to skip, if not the default
 }
 
 var (
-	needTerminater     = capability{"Terminater", (*tus.StoreComposer).UsesTerminater}
-	needConcater       = capability{"Concater", (*tus.StoreComposer).UsesConcater}
-	needLengthDeferrer = capability{"LengthDeferrer", (*tus.StoreComposer).UsesLengthDeferrer}
-	needContentServer  = capability{"ContentServer", (*tus.StoreComposer).UsesContentServer}
-	needLister         = capability{"Lister", (*tus.StoreComposer).UsesLister}
-	needExtender       = capability{"Extender", (*tus.StoreComposer).UsesExtender}
+	needTerminater     = capability{"Terminater", (*tus.StoreComposer).UsesTerminater, ""}
+	needConcater       = capability{"Concater", (*tus.StoreComposer).UsesConcater, ""}
+	needLengthDeferrer = capability{"LengthDeferrer", (*tus.StoreComposer).UsesLengthDeferrer, ""}
+	needContentServer  = capability{"ContentServer", (*tus.StoreComposer).UsesContentServer, ""}
+	needLister         = capability{"Lister", (*tus.StoreComposer).UsesLister, ""}
+	needExtender       = capability{"Extender", (*tus.StoreComposer).UsesExtender, ""}
+	needTryLocker      = capability{"TryLocker", tryLocks,
+		"the composition's Locker hands out locks that do not implement tus.TryLocker, which the expiry sweep needs"}
 )
+
+// tryLocks reports whether c's locker hands out locks that can be tried.
+func tryLocks(c *tus.StoreComposer) bool {
+	if c.Locker == nil {
+		return false
+	}
+	l, err := c.Locker.NewLock("storetest-try")
+	if err != nil {
+		return false
+	}
+	_, ok := l.(tus.TryLocker)
+	return ok
+}
 
 // skipReason returns why a check that needs caps cannot run on c, or "".
 func skipReason(c *tus.StoreComposer, caps []capability) string {
 	for _, cp := range caps {
+		if !cp.has(c) && cp.why != "" {
+			return cp.why
+		}
 		if !cp.has(c) {
 			return fmt.Sprintf("the store does not register a %s in its composition (StoreComposer.Uses%s is false)", cp.name, cp.name)
 		}

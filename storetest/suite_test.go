@@ -12,7 +12,6 @@ import (
 	"testing"
 
 	"github.com/tusgo/tus"
-	"github.com/tusgo/tus/memorylocker"
 	"github.com/tusgo/tus/storetest/memstore"
 )
 
@@ -116,7 +115,7 @@ func (h memHarness) MakeComposer(context.Context) (*tus.StoreComposer, error) {
 	if h.wrap != nil {
 		h.wrap(c)
 	}
-	memorylocker.New().UseIn(c)
+	c.UseLocker(newTryLocker())
 	return c, nil
 }
 
@@ -307,20 +306,23 @@ func brokenHarness(breakage string) Harness {
 // one promise and checks that it fails them in the check for that promise,
 // with a message that names it.
 func TestSuiteFailsBrokenStores(t *testing.T) {
+	type failure struct{ check, promise string }
 	for _, tc := range []struct {
 		breakage string
-		check    string
-		promise  string
+		fails    []failure
 	}{
-		{"drops-byte", "WriteChunkAppends", "WriteChunk must store every byte it counts"},
-		{"offset-too-large", "WriteChunkAppends", "the offset must count only the bytes the store holds"},
-		{"keeps-discarded", "WriteChunkDiscardedChunk", "the store kept bytes of a chunk discarded with tus.ErrDiscardChunk"},
-		{"leaves-record", "Termination", "Terminate must remove every byte and every record of the upload"},
-		{"none", "", ""}, // the wrapper itself breaks nothing
+		{"drops-byte", []failure{{"WriteChunkAppends", "WriteChunk must store every byte it counts"}}},
+		{"offset-too-large", []failure{{"WriteChunkAppends", "the offset must count only the bytes the store holds"}}},
+		{"keeps-discarded", []failure{{"WriteChunkDiscardedChunk", "the store kept bytes of a chunk discarded with tus.ErrDiscardChunk"}}},
+		{"leaves-record", []failure{
+			{"Termination", "Terminate must remove every byte and every record of the upload"},
+			{"SweepExpired", "terminating an expired upload must remove every byte and every record of it"},
+		}},
+		{"none", nil}, // the wrapper itself breaks nothing
 	} {
 		t.Run(tc.breakage, func(t *testing.T) {
 			r := runOn(func() Harness { return brokenHarness(tc.breakage) })
-			if tc.check == "" {
+			if tc.fails == nil {
 				for _, s := range r.subs {
 					if s.failed || s.skipped != "" {
 						t.Errorf("%s: failed %v %q, skipped %q", s.name, s.failed, s.msgs, s.skipped)
@@ -328,17 +330,86 @@ func TestSuiteFailsBrokenStores(t *testing.T) {
 				}
 				return
 			}
-			s := r.sub(tc.check)
-			if s == nil {
-				t.Fatalf("check %s did not run", tc.check)
+			if !r.failed {
+				t.Fatalf("the suite passed a store whose breakage is %s", tc.breakage)
 			}
-			if !s.failed || !r.failed {
-				t.Fatalf("the suite passed a store whose breakage is %s: check %s reported %q", tc.breakage, tc.check, s.msgs)
+			for _, f := range tc.fails {
+				s := r.sub(f.check)
+				if s == nil {
+					t.Fatalf("check %s did not run", f.check)
+				}
+				if !s.failed {
+					t.Fatalf("check %s passed a store whose breakage is %s", f.check, tc.breakage)
+				}
+				if !slices.ContainsFunc(s.msgs, func(m string) bool { return strings.Contains(m, f.promise) }) {
+					t.Fatalf("check %s failed with %q, which does not name the broken promise %q", f.check, s.msgs, f.promise)
+				}
+				t.Logf("%s fails %s with: %s", tc.breakage, f.check, s.msgs[0])
 			}
-			if !slices.ContainsFunc(s.msgs, func(m string) bool { return strings.Contains(m, tc.promise) }) {
-				t.Fatalf("check %s failed with %q, which does not name the broken promise %q", tc.check, s.msgs, tc.promise)
-			}
-			t.Logf("%s fails %s with: %s", tc.breakage, tc.check, s.msgs[0])
 		})
 	}
+}
+
+// tryLocker is a locker in memory whose locks can be tried, for the
+// sweep's check (TryLocker).
+type tryLocker struct {
+	mu      sync.Mutex
+	holders map[string]*tryLock // the holder of each locked ID
+}
+
+func newTryLocker() *tryLocker { return &tryLocker{holders: map[string]*tryLock{}} }
+
+func (l *tryLocker) NewLock(id string) (tus.Lock, error) { return &tryLock{l: l, id: id}, nil }
+
+type tryLock struct {
+	l       *tryLocker
+	id      string
+	release func()
+	freed   chan struct{} // closed by Unlock
+}
+
+// take takes the lock if it is free, or returns its holder.
+func (k *tryLock) take(release func()) *tryLock {
+	k.l.mu.Lock()
+	defer k.l.mu.Unlock()
+	if h := k.l.holders[k.id]; h != nil {
+		return h
+	}
+	k.release, k.freed = release, make(chan struct{})
+	k.l.holders[k.id] = k
+	return nil
+}
+
+func (k *tryLock) Lock(ctx context.Context, release func()) error {
+	for {
+		h := k.take(release)
+		if h == nil {
+			return nil
+		}
+		if h.release != nil {
+			h.release()
+		}
+		select {
+		case <-h.freed:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", tus.ErrLockTimeout, ctx.Err())
+		}
+	}
+}
+
+func (k *tryLock) TryLock(context.Context) error {
+	if k.take(nil) != nil {
+		return tus.ErrLockHeld
+	}
+	return nil
+}
+
+func (k *tryLock) Unlock() error {
+	k.l.mu.Lock()
+	defer k.l.mu.Unlock()
+	if k.l.holders[k.id] == k {
+		delete(k.l.holders, k.id)
+		close(k.freed)
+	}
+	return nil
 }
