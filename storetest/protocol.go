@@ -232,7 +232,7 @@ func testBodyPastLength(t *testing.T, nc NewHarness) {
 func testDeferredLength(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesLengthDeferrer() {
-		t.Skip("store does not defer lengths")
+		t.Skip(skipReason(composer, []capability{needLengthDeferrer}))
 	}
 	want := data(300<<10, 10)
 	res, body := c.do(http.MethodPost, c.base, nil, "Upload-Defer-Length", "1")
@@ -334,7 +334,7 @@ func testChecksumTrailer(t *testing.T, nc NewHarness) {
 func testConcatenation(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesConcater() {
-		t.Skip("store does not concatenate")
+		t.Skip(skipReason(composer, []capability{needConcater}))
 	}
 	parts := [][]byte{data(70<<10, 13), data(1, 14), data(200<<10+3, 15)}
 	var urls []string
@@ -376,7 +376,7 @@ func testConcatenation(t *testing.T, nc NewHarness) {
 func testConcatenationUnfinished(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesConcater() {
-		t.Skip("store does not concatenate")
+		t.Skip(skipReason(composer, []capability{needConcater}))
 	}
 	a, b := data(5000, 16), data(7000, 17)
 	ua := c.create(int64(len(a)), "Upload-Concat", "partial")
@@ -410,7 +410,7 @@ func testConcatenationUnfinished(t *testing.T, nc NewHarness) {
 func testConcatenationSkipsRejectedChunk(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesConcater() {
-		t.Skip("store does not concatenate")
+		t.Skip(skipReason(composer, []capability{needConcater}))
 	}
 	p := c.create(5, "Upload-Concat", "partial")
 	res, body := c.do(http.MethodPost, c.base, nil, "Upload-Concat", "final;"+p)
@@ -573,7 +573,7 @@ func testConcatenationRepeatedPartial(t *testing.T, nc NewHarness) {
 		t.Run(sz.name, func(t *testing.T) {
 			c, composer := serve(t, nc, nil)
 			if !composer.UsesConcater() {
-				t.Skip("store does not concatenate")
+				t.Skip(skipReason(composer, []capability{needConcater}))
 			}
 			a, b := pattern(sz.a, "A"), pattern(sz.b, "B")
 			ua := c.create(int64(len(a)), "Upload-Concat", "partial")
@@ -609,7 +609,7 @@ func testConcatenationRepeatedPartialUnfinished(t *testing.T, nc NewHarness) {
 		t.Run(sz.name, func(t *testing.T) {
 			c, composer := serve(t, nc, nil)
 			if !composer.UsesConcater() {
-				t.Skip("store does not concatenate")
+				t.Skip(skipReason(composer, []capability{needConcater}))
 			}
 			a, b := pattern(sz.a, "A"), pattern(sz.b, "B")
 			ua := c.create(int64(len(a)), "Upload-Concat", "partial")
@@ -641,7 +641,7 @@ func testConcatenationRepeatedPartialUnfinished(t *testing.T, nc NewHarness) {
 func testTermination(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesTerminater() {
-		t.Skip("store does not terminate")
+		t.Skip(skipReason(composer, []capability{needTerminater}))
 	}
 	u := c.create(1000)
 	c.mustPatch(u, 0, data(500, 18))
@@ -708,7 +708,7 @@ func testUnicodeMetadata(t *testing.T, nc NewHarness) {
 func testRangeDownload(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesContentServer() {
-		t.Skip("store does not serve content")
+		t.Skip(skipReason(composer, []capability{needContentServer}))
 	}
 	want := data(10000, 20)
 	u := c.create(int64(len(want)))
