@@ -128,7 +128,7 @@ func (u *upload) GetInfo(context.Context) (tus.FileInfo, error) {
 // WriteChunk appends what it reads from src. The bytes read before a read
 // error are kept and counted, unless the error matches tus.ErrDiscardChunk:
 // then nothing of the chunk is kept.
-func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+func (u *upload) WriteChunk(_ context.Context, offset int64, src io.Reader) (int64, error) {
 	var buf bytes.Buffer
 	_, readErr := io.Copy(&buf, src)
 	if errors.Is(readErr, tus.ErrDiscardChunk) {
