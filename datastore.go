@@ -247,6 +247,10 @@ type ExtendableUpload interface {
 
 // Locker hands out exclusive locks on upload IDs. Every request that changes
 // an upload holds its lock for the whole request.
+//
+// Besides upload IDs, the handler locks names of its own, which are '~'
+// followed by a valid ID (the expiry sweep's "~expiry-sweep"), so that they
+// never name an upload; a Locker must accept them too.
 type Locker interface {
 	// NewLock returns a lock for id. It does not acquire it.
 	NewLock(id string) (Lock, error)

@@ -294,6 +294,8 @@ func (h *Handler) ietfWrite(q *request, up Upload, info FileInfo, complete bool)
 		case info.Offset > start && info.IsComplete():
 			return info, resp, nil // appendBody finished it with its last byte
 		}
+	} else {
+		h.slideExpiry(q, up, &info) // an empty append renews it too
 	}
 	if !complete && !info.IsComplete() {
 		return info, resp, nil

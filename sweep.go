@@ -62,8 +62,7 @@ var ErrSweepUnsupported = errors.New("tus: the expiry sweep needs StoreComposer.
 // and emits EventTerminated with Event.Expired set. Finished uploads are
 // never touched. A final upload whose partials expired goes with them; one
 // whose unfinished partials were renewed by sliding expiration is renewed
-// to the earliest of theirs; one whose partials are all complete stays (the
-// next request for it concatenates them).
+// to the earliest of theirs.
 //
 // With Config.Expiration set and a store that offers it (LeftoverRemover),
 // it then removes crash leftovers older than Expiration.
@@ -236,7 +235,7 @@ func (h *Handler) sweepOne(ctx context.Context, id string) sweepOutcome {
 			return logFail("expiry sweep: reading a final upload's partials failed", err)
 		}
 		if keep {
-			if renewTo.IsZero() || !h.composer.UsesExtender() {
+			if !h.composer.UsesExtender() {
 				return sweptNothing
 			}
 			if err := h.composer.Extender.AsExtendableUpload(up).ExtendExpiry(ctx, renewTo); err != nil {
@@ -255,9 +254,10 @@ func (h *Handler) sweepOne(ctx context.Context, id string) sweepOutcome {
 }
 
 // finalAlive tells whether an expired final upload must stay: when every
-// partial exists and none has expired. renewTo is then the earliest expiry
-// of its unfinished partials, or zero if every partial is complete (the
-// final completes on its next request).
+// partial exists, none has expired and some are unfinished (renewed by
+// sliding expiration). renewTo is then the earliest expiry of those. A
+// final whose partials are all complete goes: it expired before a request
+// concatenated them, and answers 410 like any expired upload.
 func (h *Handler) finalAlive(ctx context.Context, info FileInfo, now time.Time) (keep bool, renewTo time.Time, err error) {
 	pinfos := make([]FileInfo, 0, len(info.PartialUploads))
 	for _, pid := range info.PartialUploads {
@@ -273,7 +273,8 @@ func (h *Handler) finalAlive(ctx context.Context, info FileInfo, now time.Time) 
 		}
 		pinfos = append(pinfos, pi)
 	}
-	return true, finalExpiry(pinfos), nil
+	renewTo = finalExpiry(pinfos)
+	return !renewTo.IsZero(), renewTo, nil
 }
 
 // DefaultCleanupInterval returns the interval RunCleaner uses when given

@@ -254,7 +254,7 @@ func (h *Handler) tusAppendLocked(q *request, offset, declared int64, declares b
 	switch {
 	case q.r.ContentLength != 0:
 		body, resp, err = h.appendBody(q, up, body, nil)
-		info.Offset = body.Offset
+		info.Offset, info.ExpiresAt = body.Offset, body.ExpiresAt
 		if pending && err == nil {
 			if info, err = h.declareLength(q, up, info, declared, 0); err == nil && info.IsComplete() {
 				resp, err = h.finishUpload(q, up, info)
@@ -264,6 +264,7 @@ func (h *Handler) tusAppendLocked(q *request, offset, declared int64, declares b
 		// An empty PATCH that declares the length the upload already has.
 		resp, err = h.finishUpload(q, up, info)
 	default:
+		h.slideExpiry(q, up, &info) // an empty PATCH renews it too
 		resp, err = h.retryFinish(q, up, info)
 	}
 	return info, true, resp, err

@@ -127,7 +127,7 @@ func TestNew(t *testing.T) {
 	}
 
 	t.Chdir(root)
-	s, err = NewWithOptions("rel", Options{NoSync: true})
+	s, err = NewWithOptions("rel", Options{Sync: SyncNone})
 	if err != nil {
 		t.Fatalf("NewWithOptions: %v", err)
 	}

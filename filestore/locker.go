@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -54,6 +55,10 @@ const (
 //     waiter that had opened the removed file notices, once it gets the
 //     flock, that the path no longer names that file, and starts over.
 //     Lock files must not be removed by anyone else.
+//
+// Its locks implement tus.TryLocker too: TryLock takes a lock that nobody
+// holds, with one non-blocking attempt at each level, and asks no holder to
+// let go.
 //
 // FileLocker works on Unix systems; elsewhere NewLocker fails.
 // FileLocker is safe for concurrent use. Change its fields only before the
@@ -118,15 +123,21 @@ func (l *FileLocker) Close() error {
 // UseIn registers the locker in c.
 func (l *FileLocker) UseIn(c *tus.StoreComposer) { c.UseLocker(l) }
 
-// NewLock returns a lock for id without acquiring it. It fails if id is not
-// a valid upload ID.
+// NewLock returns a lock for id without acquiring it; the lock implements
+// tus.TryLocker as well. It fails if id is neither a valid upload ID nor
+// one of the handler's own lock names ('~' and a valid ID; see
+// tus.Locker).
 func (l *FileLocker) NewLock(id string) (tus.Lock, error) {
-	if !tus.ValidID(id) {
+	if name, own := strings.CutPrefix(id, "~"); !tus.ValidID(name) || !own && !tus.ValidID(id) {
 		return nil, fmt.Errorf("filestore: new lock: invalid ID %s: %w", shownID(id), tus.ErrInvalidID)
 	}
-	mem, err := l.mem.NewLock(id)
+	ml, err := l.mem.NewLock(id)
 	if err != nil {
 		return nil, fmt.Errorf("filestore: new lock %q: %w", id, err)
+	}
+	mem, ok := ml.(memLock)
+	if !ok {
+		return nil, fmt.Errorf("filestore: new lock %q: the in-process lock %T cannot be tried", id, ml)
 	}
 	if l.ofd != nil {
 		return l.newOFDLock(id, mem), nil
@@ -138,6 +149,13 @@ func (l *FileLocker) NewLock(id string) (tus.Lock, error) {
 		lockPath:    filepath.Join(l.dir, id+lockSuffix),
 		releasePath: filepath.Join(l.dir, id+releaseSuffix),
 	}, nil
+}
+
+// memLock is the in-process half of a FileLocker's lock: a memorylocker
+// lock, which can also be tried.
+type memLock interface {
+	tus.Lock
+	tus.TryLocker
 }
 
 // lockState is where a fileLock is in its life.
@@ -153,14 +171,16 @@ const (
 type fileLock struct {
 	lockLife
 	locker      *FileLocker
-	mem         tus.Lock
+	mem         memLock
 	lockPath    string
 	releasePath string
 	file        *os.File // the flocked lock file while locked; guarded by mu
 }
 
 // lockLife is what both kinds of lock share: one Lock at a time, a watcher
-// goroutine while the lock is held, stopped and waited for by Unlock.
+// goroutine while a lock taken by Lock is held, stopped and waited for by
+// Unlock. A lock taken by TryLock has no watcher: nobody is there to be
+// asked to let go.
 type lockLife struct {
 	id    string
 	mu    sync.Mutex // guards the fields below and the lock's own
@@ -171,7 +191,9 @@ type lockLife struct {
 
 // lock runs acquire (without mu) for a lock that is neither held nor being
 // acquired, then starts watch, which must return once stop is closed and
-// then close done. release is releaseRequested called at most once.
+// then close done. release is releaseRequested called at most once. With
+// watch nil (TryLock) no goroutine is started and done is closed at once,
+// so that unlock works the same.
 func (l *lockLife) lock(ctx context.Context, releaseRequested func(),
 	acquire func(ctx context.Context, release func()) error,
 	watch func(release func(), stop <-chan struct{}, done chan<- struct{})) error {
@@ -192,6 +214,10 @@ func (l *lockLife) lock(ctx context.Context, releaseRequested func(),
 		return err
 	}
 	l.state, l.stop, l.done = locked, make(chan struct{}), make(chan struct{})
+	if watch == nil {
+		close(l.done)
+		return nil
+	}
 	go watch(release, l.stop, l.done)
 	return nil
 }
@@ -235,13 +261,54 @@ func (k *fileLock) Lock(ctx context.Context, releaseRequested func()) error {
 	}, k.watch)
 }
 
+// TryLock acquires the lock if nobody holds it, in this process or another;
+// if somebody does, it fails at once with an error wrapping tus.ErrLockHeld.
+// It asks no holder to let go: it leaves no release marker, and the
+// in-process holder's callback is not called. It takes the in-process lock
+// without waiting, then tries the cross-process lock once; if that is held,
+// it gives the in-process lock back.
+//
+// A lock taken by TryLock watches for no release requests: its holder (the
+// expiry sweep) passes no release callback and holds it briefly, so
+// waiters, here or in another process, get it when it calls Unlock. Unlock
+// works as after Lock. TryLock does not wait, so ctx is consulted only
+// between the immediate retries needed when the lock file is removed under
+// it.
+func (k *fileLock) TryLock(ctx context.Context) error {
+	return k.lock(ctx, nil, func(ctx context.Context, _ func()) error {
+		f, err := k.tryAcquire(ctx)
+		if err == nil {
+			k.file = f // published by lock taking mu
+		}
+		return err
+	}, nil)
+}
+
+// tryAcquire tries the in-process lock and then the flock once each, and
+// returns the flocked lock file.
+func (k *fileLock) tryAcquire(ctx context.Context) (*os.File, error) {
+	if err := k.mem.TryLock(ctx); err != nil {
+		return nil, fmt.Errorf("filestore: lock %q: %w", k.id, err)
+	}
+	f, err := k.flock(ctx, true)
+	if err != nil {
+		if uerr := k.mem.Unlock(); uerr != nil {
+			err = errors.Join(err, uerr)
+		}
+		return nil, err
+	}
+	// A release marker present is left alone: it belongs to a waiter in
+	// another process, and Unlock removes it as after Lock.
+	return f, nil
+}
+
 // acquire takes the in-process lock and then the flock, and returns the
 // flocked lock file.
 func (k *fileLock) acquire(ctx context.Context, release func()) (*os.File, error) {
 	if err := k.mem.Lock(ctx, release); err != nil {
 		return nil, fmt.Errorf("filestore: lock %q: %w", k.id, err)
 	}
-	f, err := k.flock(ctx)
+	f, err := k.flock(ctx, false)
 	if err != nil {
 		if uerr := k.mem.Unlock(); uerr != nil {
 			err = errors.Join(err, uerr)
@@ -263,8 +330,10 @@ func (k *fileLock) acquire(ctx context.Context, release func()) (*os.File, error
 
 // flock opens the lock file and waits until it holds flock on it, asking the
 // holder to let go meanwhile. It starts over if the file it locked is no
-// longer the one at lockPath, because someone removed or replaced it.
-func (k *fileLock) flock(ctx context.Context) (*os.File, error) {
+// longer the one at lockPath, because someone removed or replaced it. With
+// try set it neither waits nor asks: a flock held by someone else fails it
+// at once with an error wrapping tus.ErrLockHeld.
+func (k *fileLock) flock(ctx context.Context, try bool) (*os.File, error) {
 	var tick *time.Ticker
 	defer func() {
 		if tick != nil {
@@ -295,6 +364,10 @@ func (k *fileLock) flock(ctx context.Context) (*os.File, error) {
 			}
 			if ok {
 				break
+			}
+			if try {
+				_ = f.Close()
+				return nil, fmt.Errorf("filestore: lock %q: %w", k.id, tus.ErrLockHeld)
 			}
 			k.requestRelease()
 			if err := wait(); err != nil {
@@ -440,6 +513,7 @@ func atMostOnce(f func()) func() {
 
 // Interface checks.
 var (
-	_ tus.Locker = (*FileLocker)(nil)
-	_ tus.Lock   = (*fileLock)(nil)
+	_ tus.Locker    = (*FileLocker)(nil)
+	_ tus.Lock      = (*fileLock)(nil)
+	_ tus.TryLocker = (*fileLock)(nil)
 )

@@ -139,7 +139,7 @@ type ofdLock struct {
 	lockLife
 	locker *FileLocker
 	start  int64
-	mem    tus.Lock
+	mem    memLock
 }
 
 // Lock acquires the lock: first in this process, then across processes. A
@@ -147,6 +147,30 @@ type ofdLock struct {
 // ReleaseCheckInterval. See fileLock.Lock for the contract.
 func (k *ofdLock) Lock(ctx context.Context, releaseRequested func()) error {
 	return k.lock(ctx, releaseRequested, k.acquire, k.watch)
+}
+
+// TryLock acquires the lock if nobody holds it, in this process or another;
+// if somebody does, it fails at once with an error wrapping tus.ErrLockHeld.
+// It asks no holder to let go: it does not read-lock the request range, and
+// the in-process holder's callback is not called. A lock taken by TryLock
+// watches for no release requests (see fileLock.TryLock); Unlock works as
+// after Lock. TryLock makes one non-blocking system call at most and does
+// not consult ctx.
+func (k *ofdLock) TryLock(ctx context.Context) error {
+	return k.lock(ctx, nil, func(ctx context.Context, _ func()) error {
+		if err := k.mem.TryLock(ctx); err != nil {
+			return fmt.Errorf("filestore: lock %q: %w", k.id, err)
+		}
+		t := k.locker.ofd
+		ok, err := t.tryLock(k.start, t.held, syscall.F_WRLCK)
+		if err == nil && !ok {
+			err = tus.ErrLockHeld
+		}
+		if err != nil {
+			return errors.Join(fmt.Errorf("filestore: lock %q: %w", k.id, err), k.mem.Unlock())
+		}
+		return nil
+	}, nil)
 }
 
 // acquire takes the in-process lock and then the range lock, read-locking
@@ -212,12 +236,15 @@ func (k *ofdLock) Unlock() error {
 	})
 }
 
-var _ tus.Lock = (*ofdLock)(nil)
+var (
+	_ tus.Lock      = (*ofdLock)(nil)
+	_ tus.TryLocker = (*ofdLock)(nil)
+)
 
 // close closes the lock file, dropping every lock this table holds.
 func (t *ofdTable) close() error { return t.file.Close() }
 
 // newOFDLock returns an unacquired OFD lock for id.
-func (l *FileLocker) newOFDLock(id string, mem tus.Lock) tus.Lock {
+func (l *FileLocker) newOFDLock(id string, mem memLock) tus.Lock {
 	return &ofdLock{lockLife: lockLife{id: id}, locker: l, start: rangeOf(id), mem: mem}
 }

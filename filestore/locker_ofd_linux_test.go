@@ -166,3 +166,18 @@ func BenchmarkOFDLockUnlock(b *testing.B) {
 		}
 	}
 }
+
+// ofdKind is the OFD implementation, for the tests run against each kind.
+var ofdKind = lockerKind{
+	new: ofdLocker,
+	requested: func(t *testing.T, l *FileLocker, id string) bool {
+		asked, err := l.ofd.conflict(requestBase + rangeOf(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return asked
+	},
+	leftovers: []string{ofdLockFile},
+}
+
+func TestOFDTryLock(t *testing.T) { runTryLockTests(t, ofdKind) }

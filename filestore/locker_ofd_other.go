@@ -18,4 +18,4 @@ func openOFD(string) (*ofdTable, error) { return nil, errors.ErrUnsupported }
 func (*ofdTable) close() error { return nil }
 
 // newOFDLock is never called here: openOFD always fails.
-func (l *FileLocker) newOFDLock(id string, mem tus.Lock) tus.Lock { return nil }
+func (l *FileLocker) newOFDLock(id string, mem memLock) tus.Lock { return nil }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -705,4 +706,335 @@ func checkExclusion(t *testing.T, lockers []*FileLocker, goroutines int) {
 	if v := violations.Load(); v != 0 {
 		t.Fatalf("%d times two holders held the lock at once", v)
 	}
+}
+
+// lockerKind is one implementation of FileLocker's cross-process lock, for
+// tests that run against each.
+type lockerKind struct {
+	// new returns a locker of this kind on dir with short intervals; two
+	// lockers on one directory stand for two processes.
+	new func(testing.TB, string) *FileLocker
+	// requested reports whether a release request for id is visible to a
+	// holder in another process.
+	requested func(*testing.T, *FileLocker, string) bool
+	// leftovers are the names a locker of this kind leaves in its directory
+	// when every lock is released.
+	leftovers []string
+}
+
+// flockKind is the flock(2) implementation, forced even where OFD locks
+// exist.
+var flockKind = lockerKind{
+	new: testLocker,
+	requested: func(t *testing.T, l *FileLocker, id string) bool {
+		_, err := os.Lstat(filepath.Join(l.dir, id+releaseSuffix))
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
+			t.Fatal(err)
+		}
+		return err == nil
+	},
+}
+
+// tryLocker returns k as a tus.TryLocker.
+func tryLocker(t *testing.T, k tus.Lock) tus.TryLocker {
+	t.Helper()
+	tl, ok := k.(tus.TryLocker)
+	if !ok {
+		t.Fatalf("%T does not implement tus.TryLocker", k)
+	}
+	return tl
+}
+
+// hangCtx returns a context that ends only when the test would have hung:
+// an error wrapping tus.ErrLockTimeout from a TryLock under it means that
+// TryLock waited.
+func hangCtx(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// mustBeHeld checks that err is TryLock's failure for a lock held by
+// someone else, returned without waiting.
+func mustBeHeld(t *testing.T, err error, what string) {
+	t.Helper()
+	if !errors.Is(err, tus.ErrLockHeld) || errors.Is(err, tus.ErrLockTimeout) {
+		t.Fatalf("%s = %v, want an error wrapping tus.ErrLockHeld (and not ErrLockTimeout)", what, err)
+	}
+}
+
+func TestTryLock(t *testing.T) { runTryLockTests(t, flockKind) }
+
+// runTryLockTests runs the TryLock tests against one kind of locker.
+func runTryLockTests(t *testing.T, kind lockerKind) {
+	t.Run("free", func(t *testing.T) { testTryLockFree(t, kind) })
+	t.Run("held does not ask", func(t *testing.T) { testTryLockHeldDoesNotAsk(t, kind) })
+	t.Run("waiters get it after Unlock", func(t *testing.T) { testLockWaitsForTryLockHolder(t, kind) })
+	t.Run("done context", func(t *testing.T) {
+		k := newLock(t, kind.new(t, t.TempDir()), "abc")
+		if err := tryLocker(t, k).TryLock(cancelled()); err != nil {
+			t.Fatalf("TryLock of a free lock with a done ctx: %v", err)
+		}
+		if err := k.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("exclusion", func(t *testing.T) {
+		dir := t.TempDir()
+		checkExclusionWithTry(t, []*FileLocker{kind.new(t, dir), kind.new(t, dir), kind.new(t, dir)}, 8)
+		if got := listDir(t, dir); !slices.Equal(got, kind.leftovers) {
+			t.Errorf("directory holds %q after every lock was released, want %q", got, kind.leftovers)
+		}
+	})
+}
+
+// testTryLockFree: TryLock takes a free lock, which then excludes TryLock and
+// Lock from this process and another until Unlock, and Unlock leaves
+// nothing behind.
+func testTryLockFree(t *testing.T, kind lockerKind) {
+	dir := t.TempDir()
+	l1, l2 := kind.new(t, dir), kind.new(t, dir)
+	k := newLock(t, l1, "abc")
+	for i := range 2 { // a lock can be reused
+		if err := tryLocker(t, k).TryLock(hangCtx(t)); err != nil {
+			t.Fatalf("TryLock %d of a free lock: %v", i, err)
+		}
+		if err := tryLocker(t, k).TryLock(hangCtx(t)); err == nil || errors.Is(err, tus.ErrLockHeld) {
+			t.Errorf("second TryLock on the same value = %v, want a misuse error", err)
+		}
+		if err := k.Lock(hangCtx(t), nil); err == nil || errors.Is(err, tus.ErrLockTimeout) {
+			t.Errorf("Lock on the value that TryLocked = %v, want a misuse error", err)
+		}
+		for _, l := range []*FileLocker{l1, l2} {
+			other := newLock(t, l, "abc")
+			mustBeHeld(t, tryLocker(t, other).TryLock(hangCtx(t)), "TryLock of a held lock")
+			if err := other.Unlock(); !errors.Is(err, memorylocker.ErrNotLocked) {
+				t.Errorf("Unlock after a failed TryLock = %v, want ErrNotLocked", err)
+			}
+		}
+		if n := l2.mem.Len(); n != 0 {
+			t.Errorf("a failed TryLock in the other process kept its in-process lock (%d held)", n)
+		}
+		if kind.requested(t, l1, "abc") {
+			t.Error("a failed TryLock left a release request")
+		}
+		for _, l := range []*FileLocker{l1, l2} {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			err := newLock(t, l, "abc").Lock(ctx, nil)
+			cancel()
+			if !errors.Is(err, tus.ErrLockTimeout) {
+				t.Errorf("Lock while a TryLock holder holds = %v, want ErrLockTimeout", err)
+			}
+		}
+		if err := k.Unlock(); err != nil {
+			t.Fatalf("Unlock %d: %v", i, err)
+		}
+		// The other process gets it now, by TryLock as by Lock.
+		other := newLock(t, l2, "abc")
+		if err := tryLocker(t, other).TryLock(hangCtx(t)); err != nil {
+			t.Fatalf("TryLock after Unlock: %v", err)
+		}
+		mustBeHeld(t, tryLocker(t, newLock(t, l1, "abc")).TryLock(hangCtx(t)), "TryLock of a lock held by the other process")
+		if err := other.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k.Unlock(); !errors.Is(err, memorylocker.ErrNotLocked) {
+		t.Errorf("double Unlock = %v, want ErrNotLocked", err)
+	}
+	if l1.mem.Len() != 0 || l2.mem.Len() != 0 {
+		t.Errorf("in-process locks held after Unlock: %d, %d", l1.mem.Len(), l2.mem.Len())
+	}
+	if got := listDir(t, dir); !slices.Equal(got, kind.leftovers) {
+		t.Errorf("directory holds %q after Unlock, want %q", got, kind.leftovers)
+	}
+}
+
+// testTryLockHeldDoesNotAsk: TryLock of a lock held through Lock, from the
+// holder's process and from another, fails at once and does not ask the
+// holder to let go, while a Lock does ask.
+func testTryLockHeldDoesNotAsk(t *testing.T, kind lockerKind) {
+	dir := t.TempDir()
+	l1, l2 := kind.new(t, dir), kind.new(t, dir)
+	// The holder never looks for requests from other processes, so one
+	// left by TryLock would stay visible.
+	l1.ReleaseCheckInterval = time.Hour
+	holder := newLock(t, l1, "abc")
+	release, _, calls := signal()
+	if err := holder.Lock(hangCtx(t), release); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []*FileLocker{l1, l2} {
+		for range 3 {
+			mustBeHeld(t, tryLocker(t, newLock(t, l, "abc")).TryLock(hangCtx(t)), "TryLock of a held lock")
+		}
+	}
+	if n := calls.Load(); n != 0 {
+		t.Errorf("TryLock called the holder's release callback %d times, want 0", n)
+	}
+	if kind.requested(t, l1, "abc") {
+		t.Error("TryLock left a release request for the holder")
+	}
+	if l1.mem.Len() != 1 || l2.mem.Len() != 0 {
+		t.Errorf("in-process locks held: %d, %d, want 1, 0", l1.mem.Len(), l2.mem.Len())
+	}
+	// A Lock from the other process does ask: the check above can see it.
+	ctx, cancel := context.WithCancel(context.Background())
+	got := lockAsync(t, newLock(t, l2, "abc"), ctx, nil)
+	for deadline := time.Now().Add(5 * time.Second); !kind.requested(t, l1, "abc"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a waiting Lock's release request never became visible")
+		}
+	}
+	cancel()
+	if err := result(t, got); !errors.Is(err, tus.ErrLockTimeout) {
+		t.Fatalf("cancelled Lock = %v, want ErrLockTimeout", err)
+	}
+	// And a Lock from the holder's process asks through the callback.
+	ctx, cancel = context.WithCancel(context.Background())
+	got = lockAsync(t, newLock(t, l1, "abc"), ctx, nil)
+	for deadline := time.Now().Add(5 * time.Second); calls.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a waiting Lock never asked the holder")
+		}
+	}
+	cancel()
+	if err := result(t, got); !errors.Is(err, tus.ErrLockTimeout) {
+		t.Fatalf("cancelled Lock = %v, want ErrLockTimeout", err)
+	}
+	if err := holder.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testLockWaitsForTryLockHolder: Locks waiting, in the holder's process and
+// in another, for a lock taken by TryLock get it one after the other once
+// the holder unlocks.
+func testLockWaitsForTryLockHolder(t *testing.T, kind lockerKind) {
+	dir := t.TempDir()
+	l1, l2 := kind.new(t, dir), kind.new(t, dir)
+	holder := newLock(t, l1, "abc")
+	if err := tryLocker(t, holder).TryLock(hangCtx(t)); err != nil {
+		t.Fatal(err)
+	}
+	nearK, farK := newLock(t, l1, "abc"), newLock(t, l2, "abc")
+	near := lockAsync(t, nearK, hangCtx(t), nil)
+	far := lockAsync(t, farK, hangCtx(t), nil)
+	// The far waiter's request shows that it is waiting; the holder,
+	// with no callback, ignores it.
+	for deadline := time.Now().Add(5 * time.Second); !kind.requested(t, l1, "abc"); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the waiter in the other process never asked")
+		}
+	}
+	notYet(t, near, "waiter in the holder's process acquiring while the TryLock holder holds")
+	notYet(t, far, "waiter in another process acquiring while the TryLock holder holds")
+	if err := holder.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	first, second := nearK, far
+	select {
+	case err := <-near:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case err := <-far:
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, second = farK, near
+	case <-time.After(5 * time.Second):
+		t.Fatal("no waiter got the lock after the TryLock holder unlocked")
+	}
+	notYet(t, second, "second waiter acquiring while the first holds")
+	if err := first.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := result(t, second); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []tus.Lock{nearK, farK} {
+		if k != first {
+			if err := k.Unlock(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if got := listDir(t, dir); !slices.Equal(got, kind.leftovers) {
+		t.Errorf("directory holds %q after every lock was released, want %q", got, kind.leftovers)
+	}
+}
+
+// TestTryLockError: a lock that cannot be tried for another reason than a
+// holder fails without tus.ErrLockHeld and leaves nothing held.
+func TestTryLockError(t *testing.T) {
+	dir := t.TempDir()
+	l := testLocker(t, dir)
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	l.dir = filepath.Join(dir, "file")
+	k := newLock(t, l, "abc")
+	err := tryLocker(t, k).TryLock(hangCtx(t))
+	if err == nil || errors.Is(err, tus.ErrLockHeld) || !strings.Contains(err.Error(), "lock file") {
+		t.Fatalf("TryLock = %v, want an open error", err)
+	}
+	if l.mem.Len() != 0 {
+		t.Error("failed TryLock left the in-process lock held")
+	}
+}
+
+// checkExclusionWithTry is checkExclusion with every other goroutine taking
+// the lock by TryLock, trying again after a short pause while it is held.
+func checkExclusionWithTry(t *testing.T, lockers []*FileLocker, goroutines int) {
+	t.Helper()
+	const turns = 40
+	var inside, violations, acquired, busy atomic.Int32
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range turns {
+				k := newLock(t, lockers[g%len(lockers)], "hot")
+				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+				var err error
+				if g%2 == 1 {
+					for {
+						err = k.(tus.TryLocker).TryLock(ctx)
+						if !errors.Is(err, tus.ErrLockHeld) || ctx.Err() != nil {
+							break
+						}
+						busy.Add(1)
+						time.Sleep(100 * time.Microsecond)
+					}
+				} else {
+					err = k.Lock(ctx, nil)
+				}
+				cancel()
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				acquired.Add(1)
+				if inside.Add(1) != 1 {
+					violations.Add(1)
+				}
+				time.Sleep(50 * time.Microsecond)
+				inside.Add(-1)
+				if err := k.Unlock(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if v := violations.Load(); v != 0 {
+		t.Fatalf("%d times two holders held the lock at once", v)
+	}
+	if a := acquired.Load(); a != int32(goroutines*turns) {
+		t.Errorf("acquired %d times, want %d", a, goroutines*turns)
+	}
+	t.Logf("TryLock found the lock held %d times", busy.Load())
 }

@@ -241,13 +241,13 @@ func (u *upload) writeAt(f dataFile, offset int64, src io.Reader) (int64, error)
 		return 0, fmt.Errorf("filestore: write chunk %q: %w", id, err)
 	}
 
-	bp := u.store.bufs.Get().(*[]byte)
-	defer u.store.bufs.Put(bp)
-	buf := *bp
+	buf, putBuf := u.store.getBuffer()
+	defer putBuf()
 
 	// While an upload streams in, each full window of writebackSize bytes
-	// is handed to the disk in the background, so the fsync at the end has
-	// little left to wait for. Windows are aligned to the file, so uploads
+	// is handed to the disk in the background, and the store's flusher
+	// makes it durable, so the fsync at the end has little left to wait
+	// for. Windows are aligned to the file, so uploads
 	// sent in many small chunks are written back too.
 	osFile, _ := f.(*os.File)
 	writeback := osFile != nil && !u.store.noSync
@@ -256,10 +256,6 @@ func (u *upload) writeAt(f dataFile, offset int64, src io.Reader) (int64, error)
 	var n int64
 	empty := 0
 	for {
-		if end := offset + n - (offset+n)%writebackSize; writeback && end > flushed {
-			startWriteback(osFile, flushed, end-flushed)
-			flushed = end
-		}
 		nr, rerr := src.Read(buf)
 		if rerr != nil && errors.Is(rerr, tus.ErrDiscardChunk) {
 			return 0, u.discard(f, offset, rerr)
@@ -279,6 +275,16 @@ func (u *upload) writeAt(f dataFile, offset int64, src io.Reader) (int64, error)
 					werr = fmt.Errorf("%w; then cutting back to %d bytes failed: %w", werr, offset+n, terr)
 				}
 				return n, noSpace(werr)
+			}
+			// Checked after every write, not before every read: a chunk
+			// that ends on a window's end (the last read of a body often
+			// comes with io.EOF) must start that window's write-back too.
+			if end := offset + n - (offset+n)%writebackSize; writeback && end > flushed {
+				startWriteback(osFile, flushed, end-flushed)
+				if backgroundFlush {
+					u.store.flush.kick(u.dataPath)
+				}
+				flushed = end
 			}
 		} else if rerr == nil {
 			if empty++; empty >= maxEmptyReads {

@@ -24,3 +24,28 @@ func startWriteback(f *os.File, off, n int64) {
 		_ = syscall.SyncFileRange(int(fd), off, n, syncFileRangeWrite)
 	})
 }
+
+// backgroundFlush says whether WriteChunk asks the store's flusher to
+// fdatasync data files while uploads stream in.
+const backgroundFlush = true
+
+// datasync forces f's data, and the metadata needed to read it back, to
+// stable storage (fdatasync(2)).
+func datasync(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		for {
+			serr = syscall.Fdatasync(int(fd))
+			if serr != syscall.EINTR {
+				return
+			}
+		}
+	}); err != nil {
+		return err
+	}
+	return serr
+}

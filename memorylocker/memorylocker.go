@@ -41,7 +41,8 @@ func New() *MemoryLocker {
 // UseIn registers the locker in composer.
 func (l *MemoryLocker) UseIn(composer *tus.StoreComposer) { composer.UseLocker(l) }
 
-// NewLock returns a lock for id; it does not acquire it.
+// NewLock returns a lock for id; it does not acquire it. The lock also
+// implements tus.TryLocker.
 func (l *MemoryLocker) NewLock(id string) (tus.Lock, error) {
 	return &lock{locker: l, id: id}, nil
 }
@@ -94,6 +95,28 @@ func (k *lock) Lock(ctx context.Context, releaseRequested func()) error {
 	}
 }
 
+// TryLock acquires the lock if nobody holds it. If somebody does, it fails
+// at once with an error wrapping tus.ErrLockHeld and does not ask the holder
+// to let go. A lock acquired by TryLock has no release callback: a later
+// Lock waits for Unlock without asking anything. Like Lock, it fails (with
+// an error not wrapping tus.ErrLockHeld) if this value holds the lock
+// already. TryLock never waits, so ctx is not consulted.
+func (k *lock) TryLock(ctx context.Context) error {
+	l := k.locker
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if k.held != nil {
+		return fmt.Errorf("memorylocker: lock %q is already held by this Lock", k.id)
+	}
+	if _, busy := l.locks[k.id]; busy {
+		return fmt.Errorf("memorylocker: lock %q: %w", k.id, tus.ErrLockHeld)
+	}
+	h := &holder{freed: make(chan struct{})}
+	l.locks[k.id] = h
+	k.held = h
+	return nil
+}
+
 // Unlock releases the lock and wakes every waiter.
 func (k *lock) Unlock() error {
 	l := k.locker
@@ -108,3 +131,10 @@ func (k *lock) Unlock() error {
 	close(h.freed)
 	return nil
 }
+
+// Interface checks.
+var (
+	_ tus.Locker    = (*MemoryLocker)(nil)
+	_ tus.Lock      = (*lock)(nil)
+	_ tus.TryLocker = (*lock)(nil)
+)

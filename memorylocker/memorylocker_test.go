@@ -3,6 +3,7 @@ package memorylocker_test
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -144,4 +145,151 @@ func BenchmarkLockUnlock(b *testing.B) {
 		_ = k.Lock(context.Background(), nil)
 		_ = k.Unlock()
 	}
+}
+
+// tryLock returns k as a tus.TryLocker.
+func tryLock(t *testing.T, k tus.Lock) tus.TryLocker {
+	t.Helper()
+	tl, ok := k.(tus.TryLocker)
+	require.True(t, ok, "memorylocker locks implement tus.TryLocker")
+	return tl
+}
+
+// A free lock is taken by TryLock and then excludes TryLock and Lock of
+// other values until Unlock; the same value can neither take it twice.
+func TestTryLockFree(t *testing.T) {
+	l := memorylocker.New()
+	a, _ := l.NewLock("u")
+	require.NoError(t, tryLock(t, a).TryLock(context.Background()))
+	assert.Equal(t, 1, l.Len())
+
+	err := tryLock(t, a).TryLock(context.Background())
+	require.Error(t, err, "TryLock on the value that holds the lock")
+	assert.NotErrorIs(t, err, tus.ErrLockHeld, "misuse is not contention")
+	assert.Error(t, a.Lock(context.Background(), nil), "Lock on the value that holds the lock")
+
+	b, _ := l.NewLock("u")
+	assert.ErrorIs(t, tryLock(t, b).TryLock(context.Background()), tus.ErrLockHeld)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Millisecond)
+	defer cancel()
+	assert.ErrorIs(t, b.Lock(ctx, nil), tus.ErrLockTimeout)
+
+	// Another ID is independent.
+	c, _ := l.NewLock("v")
+	require.NoError(t, tryLock(t, c).TryLock(context.Background()))
+	require.NoError(t, c.Unlock())
+
+	require.NoError(t, a.Unlock())
+	assert.Equal(t, 0, l.Len())
+	require.NoError(t, tryLock(t, b).TryLock(context.Background()), "TryLock after Unlock")
+	require.NoError(t, b.Unlock())
+	assert.ErrorIs(t, a.Unlock(), memorylocker.ErrNotLocked)
+}
+
+// TryLock on a lock held by Lock fails with ErrLockHeld without calling the
+// holder's release callback, however often it is tried, even with a ctx
+// that would never end: it does not wait.
+func TestTryLockHeldDoesNotAskHolder(t *testing.T) {
+	l := memorylocker.New()
+	holder, _ := l.NewLock("u")
+	var calls atomic.Int32
+	asked := make(chan struct{})
+	require.NoError(t, holder.Lock(context.Background(), func() {
+		if calls.Add(1) == 1 {
+			close(asked)
+		}
+	}))
+	for range 3 {
+		k, _ := l.NewLock("u")
+		err := tryLock(t, k).TryLock(context.Background())
+		assert.ErrorIs(t, err, tus.ErrLockHeld)
+		assert.NotErrorIs(t, err, tus.ErrLockTimeout)
+		assert.ErrorIs(t, k.Unlock(), memorylocker.ErrNotLocked, "a failed TryLock holds nothing")
+	}
+	assert.Zero(t, calls.Load(), "TryLock must not ask the holder to let go")
+	assert.Equal(t, 1, l.Len())
+
+	// The holder's callback still works for a real waiter.
+	go func() {
+		<-asked
+		_ = holder.Unlock()
+	}()
+	w, _ := l.NewLock("u")
+	require.NoError(t, w.Lock(context.Background(), nil))
+	assert.EqualValues(t, 1, calls.Load())
+	require.NoError(t, w.Unlock())
+}
+
+// A Lock waiting for a TryLock holder asks nothing (there is no callback)
+// and gets the lock once the holder unlocks.
+func TestLockWaitsForTryLockHolder(t *testing.T) {
+	l := memorylocker.New()
+	holder, _ := l.NewLock("u")
+	require.NoError(t, tryLock(t, holder).TryLock(context.Background()))
+
+	waiter, _ := l.NewLock("u")
+	got := make(chan error, 1)
+	go func() { got <- waiter.Lock(context.Background(), nil) }()
+	// A second waiter's TryLock still sees it held while the first waits.
+	other, _ := l.NewLock("u")
+	assert.ErrorIs(t, tryLock(t, other).TryLock(context.Background()), tus.ErrLockHeld)
+	select {
+	case err := <-got:
+		t.Fatalf("Lock returned %v while a TryLock holder held the lock", err)
+	default:
+	}
+	require.NoError(t, holder.Unlock())
+	require.NoError(t, <-got)
+	assert.ErrorIs(t, tryLock(t, other).TryLock(context.Background()), tus.ErrLockHeld)
+	require.NoError(t, waiter.Unlock())
+	assert.Equal(t, 0, l.Len())
+}
+
+// Goroutines mixing Lock and TryLock (tried again while held) on one ID
+// never hold it together, and each gets every turn.
+func TestTryLockMutualExclusion(t *testing.T) {
+	const turns = 200
+	l := memorylocker.New()
+	var inside, violations, acquired, busy atomic.Int32
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range turns {
+				k, _ := l.NewLock("hot")
+				var err error
+				if g%2 == 0 {
+					err = k.Lock(context.Background(), nil)
+				} else {
+					for {
+						err = k.(tus.TryLocker).TryLock(context.Background())
+						if !errors.Is(err, tus.ErrLockHeld) {
+							break
+						}
+						busy.Add(1)
+						runtime.Gosched()
+					}
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				acquired.Add(1)
+				if inside.Add(1) != 1 {
+					violations.Add(1)
+				}
+				inside.Add(-1)
+				if err := k.Unlock(); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	assert.Zero(t, violations.Load())
+	assert.EqualValues(t, 8*turns, acquired.Load())
+	assert.Equal(t, 0, l.Len())
+	t.Logf("TryLock found the lock held %d times", busy.Load())
 }

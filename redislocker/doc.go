@@ -27,6 +27,12 @@
 // connection to the first one dropped, gets the lock within about a second
 // if the first instance is alive, and within a lease if it died.
 //
+// TryLock (tus.TryLocker, for the expiry sweep) is a single SET key token
+// NX PX Lease without the script: it takes a free lock or fails at once
+// with tus.ErrLockHeld, publishing no release request. A lock it took has
+// no release callback but is renewed and unlocked like any other; waiters
+// wait for its Unlock.
+//
 // Pub/sub on two fixed channels carrying the upload ID, rather than
 // keyspace notifications, because those need notify-keyspace-events in the
 // server's configuration, which managed Redis services often do not let

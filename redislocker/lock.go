@@ -124,6 +124,74 @@ func (k *lock) Lock(ctx context.Context, releaseRequested func()) error {
 	}
 }
 
+// TryLock acquires the lock if nobody holds it, with one SET key token NX
+// PX Lease bounded by ctx and CallTimeout. If somebody holds it, in this
+// process or another, TryLock fails at once with an error wrapping
+// tus.ErrLockHeld and asks no one to let go: it publishes no release
+// request.
+//
+// A lock taken by TryLock has no release callback; otherwise it is like one
+// taken by Lock: its lease is renewed until Unlock, and Unlock works the
+// same. Release requests from waiters reach it and are ignored, so they get
+// the lock after Unlock (or when the lease ends, if the holder dies). If the
+// lease is lost while held, the renewer logs it and Unlock reports
+// ErrLockLost.
+//
+// TryLock fails with an error wrapping tus.ErrLockTimeout and ctx's error
+// when ctx ends before Redis answers (or has ended already: then TryLock
+// sends nothing), and with one wrapping
+// tus.ErrUnavailable when Redis answers with an error or not within
+// CallTimeout, or after Close (then also wrapping ErrClosed). A SET whose
+// reply was lost may have taken the key: TryLock then deletes the key if it
+// holds its token, best effort within CallTimeout even if ctx has ended; if
+// that fails too, the key expires when its lease ends. So TryLock returns
+// within about two CallTimeouts.
+func (k *lock) TryLock(ctx context.Context) error {
+	l := k.l
+	l.mu.Lock()
+	busy := k.h != nil
+	l.mu.Unlock()
+	if busy {
+		return fmt.Errorf("redislocker: lock %q is already held by this Lock", k.id)
+	}
+	if l.ctx.Err() != nil {
+		return fmt.Errorf("redislocker: lock %q: %w: %w", k.id, tus.ErrUnavailable, ErrClosed)
+	}
+	if err := ctx.Err(); err != nil {
+		return k.timeout(err)
+	}
+	start := time.Now()
+	token := rand.Text()
+	cctx, cancel := l.callContext(ctx)
+	acquired, err := l.client.SetNX(cctx, k.key, token, l.opts.Lease).Result()
+	cancel()
+	if err != nil {
+		l.obs.RedisError("acquire")
+		k.giveBack(token)
+		if ctx.Err() != nil {
+			return k.timeout(ctx.Err())
+		}
+		return l.unavailable("try lock", k.id, err)
+	}
+	if !acquired {
+		return fmt.Errorf("redislocker: lock %q: %w", k.id, tus.ErrLockHeld)
+	}
+	return k.hold(token, nil, start, start)
+}
+
+// giveBack deletes the lock's key if it holds token, announcing the release,
+// best effort within CallTimeout: a TryLock whose SET failed may have taken
+// the key all the same.
+func (k *lock) giveBack(token string) {
+	l := k.l
+	ctx, cancel := l.callContext(context.Background())
+	defer cancel()
+	if err := unlockScript.Run(ctx, l.client, []string{k.key}, token, l.releasedCh, k.id).Err(); err != nil {
+		l.obs.RedisError("unlock")
+		l.log.Debug("redislocker: giving back a key a failed TryLock may have taken failed; it expires with its lease", "id", k.id, "error", err)
+	}
+}
+
 // acquire runs the acquire script once, bounded by CallTimeout. It reports
 // whether the key now holds token and, if not, the key's remaining TTL (-1
 // if it has none).
@@ -170,6 +238,11 @@ func (k *lock) hold(token string, release func(), sent, start time.Time) error {
 	l.obs.LockAcquired(time.Since(start))
 	return nil
 }
+
+var (
+	_ tus.Lock      = (*lock)(nil)
+	_ tus.TryLocker = (*lock)(nil)
+)
 
 // Unlock stops renewing the lock, deletes its key if it still holds the
 // lock's token and announces the release to waiters, in every process. It

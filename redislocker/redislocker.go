@@ -86,8 +86,8 @@ type Options struct {
 // possibly concurrently, and must return quickly. Embed NopObserver to
 // implement only some of them.
 type Observer interface {
-	// LockAcquired is called after each successful Lock with the time it
-	// took, including the wait for another holder.
+	// LockAcquired is called after each successful Lock or TryLock with
+	// the time it took, including the wait for another holder.
 	LockAcquired(wait time.Duration)
 	// ReleaseRequestSent is called each time this locker asks the holder of
 	// a lock to let go: once per attempt of a Lock that finds the lock
@@ -236,7 +236,8 @@ func checkClient(client redis.UniversalClient) error {
 // UseIn registers the locker in c.
 func (l *Locker) UseIn(c *tus.StoreComposer) { c.UseLocker(l) }
 
-// NewLock returns a lock for id; it does not acquire it and does no I/O.
+// NewLock returns a lock for id; it does not acquire it and does no I/O. The
+// lock implements tus.TryLocker as well.
 func (l *Locker) NewLock(id string) (tus.Lock, error) {
 	return &lock{l: l, id: id, key: l.opts.KeyPrefix + id}, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/tusgo/tus"
+	"github.com/tusgo/tus/filestore"
 	"github.com/tusgo/tus/hooks"
 )
 
@@ -45,6 +46,7 @@ type options struct {
 
 	// Storage.
 	dir       string
+	fileSync  filestore.SyncPolicy
 	storeSize int64
 	s3        s3Options
 	redis     redisOptions
@@ -123,7 +125,7 @@ var flagGroups = []flagGroup{
 	{"Listening", []string{"host", "port", "unix-sock", "base-path", "behind-proxy", "tls-certificate", "tls-key", "tls-mode", "enable-h2c"}},
 	{"Protocol", []string{"max-size", "max-metadata-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration", "expiration-sliding", "cleanup-interval"}},
 	{"CORS", []string{"disable-cors", "cors-allow-origin", "cors-allow-credentials", "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-max-age"}},
-	{"Storage", []string{"dir", "store-size"}},
+	{"Storage", []string{"dir", "filestore-sync", "store-size"}},
 	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes", "s3-call-timeout", "s3-part-timeout"}},
 	{"Several instances", []string{"redis-url", "redis-lock-lease", "redis-key-prefix"}},
 	{"Timeouts", []string{"network-timeout", "min-transfer-rate", "min-transfer-rate-window", "shutdown-timeout", "acquire-lock-timeout"}},
@@ -198,6 +200,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Var((*secondsOrDuration)(&o.cors.maxAge), "cors-max-age", "how long browsers may cache a preflight answer: a `duration` (10m) or, as the reference server takes it, seconds (600)")
 
 	fs.StringVar(&o.dir, "dir", "./data", "directory to store uploads in (created if missing); not with -s3-bucket")
+	fs.TextVar(&o.fileSync, "filestore-sync", filestore.SyncFinish, "when the directory store fsyncs: `finish` (before the response that completes an upload, which then survives a power loss) or none (never: a power loss or kernel crash may lose uploads that were acknowledged); not with -s3-bucket")
 	fs.Int64Var(&o.storeSize, "store-size", 0, "total `bytes` all uploads may take, with -dir or -s3-bucket; a new upload that does not fit is refused with 507 (0: no limit). Uploads on disk count from the start; in S3, from the start of the process")
 
 	fs.StringVar(&o.s3.bucket, "s3-bucket", "", "store uploads in this S3 `bucket` instead of -dir (locks are in memory, one tusd per bucket, unless -redis-url)")
@@ -539,6 +542,8 @@ func checkS3Flags(fs *flag.FlagSet, s s3Options) error {
 		switch {
 		case name == "dir" && s.bucket != "":
 			return errors.New("-dir and -s3-bucket exclude each other: uploads go to the bucket")
+		case name == "filestore-sync" && s.bucket != "":
+			return errors.New("-filestore-sync is for -dir, not -s3-bucket")
 		case name != "s3-bucket" && strings.HasPrefix(name, "s3-") && s.bucket == "":
 			return fmt.Errorf("-%s needs -s3-bucket", name)
 		}

@@ -261,7 +261,7 @@ func useStore(ctx context.Context, composer *tus.StoreComposer, o options, logge
 	if o.s3.bucket != "" {
 		attrs, closeStore, err = useS3(ctx, composer, o.s3, shared, logger, m.observeS3Call)
 	} else {
-		attrs, err = useDir(composer, o.dir, shared)
+		attrs, closeStore, err = useDir(composer, o.dir, o.fileSync, shared)
 	}
 	if err != nil {
 		return nil, nil, err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/tusgo/tus/filestore"
 )
 
 // noEnv is a getenv with no TUSD_ variables.
@@ -36,6 +37,7 @@ func TestParseFlags(t *testing.T) {
 	assert.Equal(t, 10*time.Second, def.shutdownTimeout)
 	assert.Equal(t, int64(64<<10), def.maxMetadataSize)
 	assert.True(t, def.exposeMetrics)
+	assert.Equal(t, filestore.SyncFinish, def.fileSync)
 	assert.Equal(t, "pre-create,post-create,post-receive,post-terminate,post-finish", def.hooks.enabledEvents)
 
 	tests := []struct {
@@ -130,6 +132,10 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://key:secret@host"}, wantErr: "-s3-endpoint must not contain credentials"},
 		{args: []string{"-s3-bucket", "a/b"}, wantErr: "not a bucket name"},
 		{args: []string{"-s3-bucket", "up", "-dir", "/srv/up"}, wantErr: "-dir and -s3-bucket exclude each other"},
+		{args: []string{"-filestore-sync", "none"}, want: func(o *options) { o.fileSync = filestore.SyncNone }},
+		{args: []string{"-filestore-sync", "finish"}, want: func(o *options) { o.fileSync = filestore.SyncFinish }},
+		{args: []string{"-filestore-sync", "always"}, wantErr: "unknown sync policy"},
+		{args: []string{"-s3-bucket", "up", "-filestore-sync", "none"}, wantErr: "-filestore-sync is for -dir"},
 		{args: []string{"-s3-endpoint", "http://127.0.0.1:9000"}, wantErr: "-s3-endpoint needs -s3-bucket"},
 		{args: []string{"-s3-disable-part-copy"}, wantErr: "-s3-disable-part-copy needs -s3-bucket"},
 

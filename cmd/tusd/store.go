@@ -20,26 +20,27 @@ import (
 // S3-compatible services such as MinIO and versitygw accept any.
 const defaultRegion = "us-east-1"
 
-// useDir puts the directory store into composer, and its file locker
-// unless shared (a shared locker comes next). Several tusd processes on one
+// useDir puts the directory store, with the sync policy sync, into
+// composer, and its file locker unless shared (a shared locker comes next). Several tusd processes on one
 // host share the directory through the file locks; on a filesystem shared
 // by several hosts, use -redis-url.
-func useDir(composer *tus.StoreComposer, dir string, shared bool) ([]any, error) {
-	store, err := filestore.New(dir)
+// The returned function waits for the store's background flushes.
+func useDir(composer *tus.StoreComposer, dir string, sync filestore.SyncPolicy, shared bool) ([]any, func() error, error) {
+	store, err := filestore.NewWithOptions(dir, filestore.Options{Sync: sync})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	store.UseIn(composer)
-	attrs := []any{"store", "dir", "dir", store.Dir()}
+	attrs := []any{"store", "dir", "dir", store.Dir(), "sync", sync.String()}
 	if shared {
-		return attrs, nil
+		return attrs, store.Close, nil
 	}
 	locker, err := filestore.NewLocker(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	locker.UseIn(composer)
-	return append(attrs, "locker", "file locks"), nil
+	return append(attrs, "locker", "file locks"), store.Close, nil
 }
 
 // useS3 puts the S3 store and an in-memory locker into composer, after
