@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/tusgo/tus"
+	"github.com/tusgo/tus/memorylocker"
 	"github.com/tusgo/tus/storetest/memstore"
 )
 
@@ -115,7 +116,7 @@ func (h memHarness) MakeComposer(context.Context) (*tus.StoreComposer, error) {
 	if h.wrap != nil {
 		h.wrap(c)
 	}
-	c.UseLocker(newTryLocker())
+	memorylocker.New().UseIn(c)
 	return c, nil
 }
 
@@ -348,68 +349,4 @@ func TestSuiteFailsBrokenStores(t *testing.T) {
 			}
 		})
 	}
-}
-
-// tryLocker is a locker in memory whose locks can be tried, for the
-// sweep's check (TryLocker).
-type tryLocker struct {
-	mu      sync.Mutex
-	holders map[string]*tryLock // the holder of each locked ID
-}
-
-func newTryLocker() *tryLocker { return &tryLocker{holders: map[string]*tryLock{}} }
-
-func (l *tryLocker) NewLock(id string) (tus.Lock, error) { return &tryLock{l: l, id: id}, nil }
-
-type tryLock struct {
-	l       *tryLocker
-	id      string
-	release func()
-	freed   chan struct{} // closed by Unlock
-}
-
-// take takes the lock if it is free, or returns its holder.
-func (k *tryLock) take(release func()) *tryLock {
-	k.l.mu.Lock()
-	defer k.l.mu.Unlock()
-	if h := k.l.holders[k.id]; h != nil {
-		return h
-	}
-	k.release, k.freed = release, make(chan struct{})
-	k.l.holders[k.id] = k
-	return nil
-}
-
-func (k *tryLock) Lock(ctx context.Context, release func()) error {
-	for {
-		h := k.take(release)
-		if h == nil {
-			return nil
-		}
-		if h.release != nil {
-			h.release()
-		}
-		select {
-		case <-h.freed:
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", tus.ErrLockTimeout, ctx.Err())
-		}
-	}
-}
-
-func (k *tryLock) TryLock(context.Context) error {
-	if k.take(nil) != nil {
-		return tus.ErrLockHeld
-	}
-	return nil
-}
-
-func (k *tryLock) Unlock() error {
-	k.l.mu.Lock()
-	defer k.l.mu.Unlock()
-	if k.l.holders[k.id] == k {
-		delete(k.l.holders, k.id)
-		close(k.freed)
-	}
-	return nil
 }
