@@ -125,30 +125,47 @@ func (u *upload) GetInfo(context.Context) (tus.FileInfo, error) {
 	return info, nil
 }
 
-// WriteChunk appends what it reads from src. The bytes read before a read
-// error are kept and counted, unless the error matches tus.ErrDiscardChunk:
-// then nothing of the chunk is kept.
+// WriteChunk appends what it reads from src, each read as it comes, so
+// that GetInfo counts the bytes taken so far while the chunk is still
+// arriving (the handler answers a monitoring HEAD and announces progress
+// from that). The bytes read before a read error are kept and counted,
+// unless the error matches tus.ErrDiscardChunk: then the chunk is taken
+// back whole.
 func (u *upload) WriteChunk(_ context.Context, offset int64, src io.Reader) (int64, error) {
-	var buf bytes.Buffer
-	_, readErr := io.Copy(&buf, src)
-	if errors.Is(readErr, tus.ErrDiscardChunk) {
-		return 0, readErr
-	}
 	u.store.mu.Lock()
-	defer u.store.mu.Unlock()
 	r, err := u.store.recordLocked(u.id)
+	if err == nil && offset != int64(len(r.data)) {
+		err = fmt.Errorf("memstore: upload %s: write at %d, but it holds %d bytes: %w", u.id, offset, len(r.data), tus.ErrMismatchOffset)
+	}
+	u.store.mu.Unlock()
 	if err != nil {
 		return 0, err
 	}
-	if offset != int64(len(r.data)) {
-		return 0, fmt.Errorf("memstore: upload %s: write at %d, but it holds %d bytes: %w", u.id, offset, len(r.data), tus.ErrMismatchOffset)
+	buf := make([]byte, 32<<10)
+	var n int64
+	for {
+		m, readErr := src.Read(buf)
+		if m > 0 {
+			u.store.mu.Lock()
+			r.data = append(r.data, buf[:m]...)
+			r.modTime = time.Now()
+			u.store.mu.Unlock()
+			n += int64(m)
+		}
+		switch {
+		case readErr == io.EOF:
+			return n, nil
+		case errors.Is(readErr, tus.ErrDiscardChunk):
+			u.store.mu.Lock()
+			// A full slice expression: later appends get a new array, so
+			// bytes a download already took never change under it.
+			r.data = r.data[:offset:offset]
+			u.store.mu.Unlock()
+			return 0, readErr
+		case readErr != nil:
+			return n, fmt.Errorf("memstore: upload %s: reading the chunk: %w", u.id, readErr)
+		}
 	}
-	r.data = append(r.data, buf.Bytes()...)
-	r.modTime = time.Now()
-	if readErr != nil {
-		return int64(buf.Len()), fmt.Errorf("memstore: upload %s: reading the chunk: %w", u.id, readErr)
-	}
-	return int64(buf.Len()), nil
 }
 
 // FinishUpload marks the complete upload finished.
@@ -245,7 +262,9 @@ func (u *upload) ServeContent(_ context.Context, w http.ResponseWriter, r *http.
 	var data []byte
 	var mod time.Time
 	if err == nil {
-		// Bytes once appended never change, so the slice is read unlocked.
+		// Bytes once appended never change (a discarded chunk is taken
+		// back by shortening the slice's capacity too), so the slice is
+		// read unlocked.
 		data, mod = rec.data[:len(rec.data):len(rec.data)], rec.modTime
 	}
 	u.store.mu.Unlock()
