@@ -77,6 +77,10 @@
 // observe) embeds StoreWrapper, which forwards every part it does not
 // override.
 //
+// Package storetest checks a store against this contract, directly and
+// over HTTP; package storetest/memstore is a store in memory that passes
+// it, a model for store authors and a store for unit tests.
+//
 // # Errors
 //
 // Every protocol error is an *Error that carries its HTTP status, a stable

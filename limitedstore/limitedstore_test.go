@@ -6,6 +6,7 @@ import (
 	"crypto/sha1"
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"math/rand"
 	"net/http"
 	"net/http/httptest"
@@ -20,9 +21,10 @@ import (
 
 	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/filestore"
-	"github.com/tusgo/tus/internal/protocoltest"
+	"github.com/tusgo/tus/internal/testhttp"
 	"github.com/tusgo/tus/limitedstore"
 	"github.com/tusgo/tus/memorylocker"
+	"github.com/tusgo/tus/storetest"
 )
 
 // compose returns a composition of a filestore in dir, limited to limit
@@ -44,14 +46,44 @@ func compose(t *testing.T, dir string, limit int64) (*tus.StoreComposer, *limite
 	return c, ls
 }
 
+// harness opens limited filestores over one directory, with a limit never
+// reached.
+type harness struct {
+	t   *testing.T
+	dir string
+}
+
+func (h harness) MakeComposer(context.Context) (*tus.StoreComposer, error) {
+	c, _ := compose(h.t, h.dir, 1<<40)
+	return c, nil
+}
+
+// Contents lists every file under the directory.
+func (h harness) Contents(context.Context) ([]string, error) {
+	var names []string
+	err := filepath.WalkDir(h.dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		names = append(names, path)
+		return nil
+	})
+	return names, err
+}
+
+func (h harness) Close(context.Context) error { return nil }
+
+func newHarness(_ context.Context, t *testing.T) (storetest.Harness, error) {
+	return harness{t: t, dir: t.TempDir()}, nil
+}
+
+// TestConformance runs the store conformance suite over a limited
+// filestore whose limit is never reached.
+func TestConformance(t *testing.T) { storetest.RunConformanceTests(t, newHarness) }
+
 // TestProtocol runs the protocol suite over a limited filestore whose limit
 // is never reached.
-func TestProtocol(t *testing.T) {
-	protocoltest.Run(t, func(t *testing.T) *tus.StoreComposer {
-		c, _ := compose(t, t.TempDir(), 1<<40)
-		return c
-	})
-}
+func TestProtocol(t *testing.T) { storetest.RunProtocolTests(t, newHarness) }
 
 // client talks tus to a test server.
 type client struct {
@@ -79,7 +111,7 @@ func serve(t *testing.T, dir string, limit int64) (*client, *limitedstore.Store)
 // response and its body.
 func (c *client) do(method, url string, body []byte, headers ...string) (*http.Response, string) {
 	c.t.Helper()
-	resp, b := protocoltest.Do(c.t, c.http, method, url, body, append([]string{"Tus-Resumable", "1.0.0"}, headers...)...)
+	resp, b := testhttp.Do(c.t, c.http, method, url, body, append([]string{"Tus-Resumable", "1.0.0"}, headers...)...)
 	return resp, string(b)
 }
 

@@ -21,7 +21,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"github.com/tusgo/tus/internal/protocoltest"
+	"github.com/tusgo/tus/internal/testhttp"
 )
 
 // binDir holds the tusd binary the tests build; TestMain removes it.
@@ -204,7 +204,7 @@ func tusDo(t *testing.T, method, u string, body []byte, headers ...string) (*htt
 // client and returns the response with its body read.
 func do(t *testing.T, client *http.Client, method, u string, body []byte, headers ...string) (*http.Response, []byte) {
 	t.Helper()
-	return protocoltest.Do(t, client, method, u, body, headers...)
+	return testhttp.Do(t, client, method, u, body, headers...)
 }
 
 // patchAnswer is how a streamed PATCH ended: its status and body, or the

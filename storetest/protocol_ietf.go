@@ -1,4 +1,4 @@
-package protocoltest
+package storetest
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/internal/cutproxy"
 	"github.com/tusgo/tus/internal/ietfclient"
+	"github.com/tusgo/tus/internal/testhttp"
 )
 
 // testIETFThroughCuttingProxy uploads 8 MiB with the IETF draft client, in
@@ -25,7 +26,7 @@ import (
 // is complete, and the store must then hold exactly the bytes sent. Careful
 // creation (an empty creation, then appends of 1 MiB) runs too where the
 // store can take an upload of unknown length or the draft has Upload-Length.
-func testIETFThroughCuttingProxy(t *testing.T, nc NewComposer) {
+func testIETFThroughCuttingProxy(t *testing.T, nc NewHarness) {
 	ietfThroughProxy(t, nc, data(8<<20+5, 31), 50, func(t *testing.T, host string, v int) *cutproxy.Proxy {
 		p, err := cutproxy.New(host, 256<<10, 2<<20, uint64(v))
 		if err != nil {
@@ -47,7 +48,7 @@ func testIETFThroughCuttingProxy(t *testing.T, nc NewComposer) {
 // interop version, with optimistic and careful creation: the client must
 // then retrieve the offset and find the upload complete, and the store must
 // hold exactly the bytes sent.
-func testIETFLostFinalResponse(t *testing.T, nc NewComposer) {
+func testIETFLostFinalResponse(t *testing.T, nc NewHarness) {
 	ietfThroughProxy(t, nc, data(2<<20+5, 37), 10, func(t *testing.T, host string, v int) *cutproxy.Proxy {
 		p, err := cutproxy.New(host, 0, 0, uint64(v))
 		if err != nil {
@@ -71,7 +72,7 @@ func testIETFLostFinalResponse(t *testing.T, nc NewComposer) {
 // and careful creation in 1 MiB appends (where the store can take an upload
 // of unknown length or the draft has Upload-Length); check looks at the
 // result, then the store must hold exactly the bytes sent.
-func ietfThroughProxy(t *testing.T, nc NewComposer, want []byte, maxFailures int,
+func ietfThroughProxy(t *testing.T, nc NewHarness, want []byte, maxFailures int,
 	newProxy func(t *testing.T, host string, v int) *cutproxy.Proxy,
 	check func(t *testing.T, p *cutproxy.Proxy, v int, chunk int64, res ietfclient.Result)) {
 	for v := tus.IETFMinInteropVersion; v <= tus.IETFMaxInteropVersion; v++ {
@@ -117,13 +118,13 @@ func ietfThroughProxy(t *testing.T, nc NewComposer, want []byte, maxFailures int
 // the length are kept, the answer is inconsistent-upload-length with the
 // final offset, and no progress 104 announced more than that. It runs with
 // progress 104s on every read and with none.
-func testIETFBodyPastLength(t *testing.T, nc NewComposer) {
+func testIETFBodyPastLength(t *testing.T, nc NewHarness) {
 	for _, interval := range []time.Duration{time.Nanosecond, time.Hour} {
 		t.Run(interval.String(), func(t *testing.T) { ietfBodyPastLength(t, nc, interval) })
 	}
 }
 
-func ietfBodyPastLength(t *testing.T, nc NewComposer, interval time.Duration) {
+func ietfBodyPastLength(t *testing.T, nc NewHarness, interval time.Duration) {
 	c, composer := serve(t, nc, func(cfg *tus.Config) { cfg.ProgressInterval = interval })
 	const length = 1<<20 + 3
 	want := data(3<<20, 41)
@@ -180,21 +181,21 @@ func ietfBodyPastLength(t *testing.T, nc NewComposer, interval time.Duration) {
 // and its length but Upload-Complete: ?0 (drafts -05 on): it stays
 // incomplete, tus sees an open length, and the client's empty completing
 // append finishes it, byte-exact.
-func testIETFIncompleteAtLength(t *testing.T, nc NewComposer) {
+func testIETFIncompleteAtLength(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesLengthDeferrer() {
-		t.Skip("the store cannot keep a length open")
+		t.Skip(skipReason(composer, []capability{needLengthDeferrer}))
 	}
 	want := data(6<<20+7, 43)
 	size := strconv.Itoa(len(want))
 	ietf := []string{"Upload-Draft-Interop-Version", "8"}
-	res, body := Do(t, c.http, http.MethodPost, c.base, want, append(ietf, "Upload-Complete", "?0", "Upload-Length", size)...)
+	res, body := testhttp.Do(t, c.http, http.MethodPost, c.base, want, append(ietf, "Upload-Complete", "?0", "Upload-Length", size)...)
 	if res.StatusCode != http.StatusCreated || res.Header.Get("Upload-Complete") != "?0" || res.Header.Get("Upload-Offset") != size {
 		t.Fatalf("creation: %d, Upload-Complete %q, Upload-Offset %q: %q", res.StatusCode,
 			res.Header.Get("Upload-Complete"), res.Header.Get("Upload-Offset"), body)
 	}
 	u := res.Header.Get("Location")
-	res, _ = Do(t, c.http, http.MethodHead, u, nil, ietf...)
+	res, _ = testhttp.Do(t, c.http, http.MethodHead, u, nil, ietf...)
 	if res.Header.Get("Upload-Complete") != "?0" || res.Header.Get("Upload-Length") != size {
 		t.Errorf("HEAD: Upload-Complete %q, Upload-Length %q; want ?0 and %s",
 			res.Header.Get("Upload-Complete"), res.Header.Get("Upload-Length"), size)
@@ -203,7 +204,7 @@ func testIETFIncompleteAtLength(t *testing.T, nc NewComposer) {
 	if res.Header.Get("Upload-Defer-Length") != "1" || res.Header.Get("Upload-Offset") != size {
 		t.Errorf("tus HEAD: Upload-Defer-Length %q, Upload-Offset %q", res.Header.Get("Upload-Defer-Length"), res.Header.Get("Upload-Offset"))
 	}
-	res, body = Do(t, c.http, http.MethodPatch, u, nil, append(ietf, "Upload-Complete", "?1", "Upload-Offset", size,
+	res, body = testhttp.Do(t, c.http, http.MethodPatch, u, nil, append(ietf, "Upload-Complete", "?1", "Upload-Offset", size,
 		"Content-Type", "application/partial-upload")...)
 	if res.StatusCode != http.StatusNoContent || res.Header.Get("Upload-Complete") != "?1" {
 		t.Fatalf("completion: %d, Upload-Complete %q: %q", res.StatusCode, res.Header.Get("Upload-Complete"), body)

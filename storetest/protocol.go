@@ -1,7 +1,4 @@
-// Package protocoltest runs the tus protocol, over real HTTP connections,
-// against a handler built on any store composition. Every store's tests call
-// Run, so all stores are held to the same behaviour.
-package protocoltest
+package storetest
 
 import (
 	"bufio"
@@ -25,16 +22,16 @@ import (
 	"github.com/tusgo/tus"
 )
 
-// NewComposer returns a fresh, empty store composition for one test. It
-// must include a Locker; the suite skips what the composition lacks
-// (termination, concatenation, length deferral, downloads).
-type NewComposer func(t *testing.T) *tus.StoreComposer
-
-// Run runs every protocol test against stores made by newComposer.
-func Run(t *testing.T, newComposer NewComposer) {
+// RunProtocolTests runs the tus protocol suite over real HTTP connections
+// against a handler on the store that newHarness's harness composes: tus
+// 1.0 with its extensions, the IETF resumable upload drafts through a proxy
+// that cuts connections, broken and stalled requests. Each check uses a
+// harness of its own and skips, with its reason, what the store's
+// composition does not register. The composition must include a Locker.
+func RunProtocolTests(t *testing.T, newHarness NewHarness) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, newComposer NewComposer)
+		fn   func(t *testing.T, newHarness NewHarness)
 	}{
 		{"UploadInOnePatch", testUploadInOnePatch},
 		{"UploadInManyPatches", testUploadInManyPatches},
@@ -65,28 +62,39 @@ func Run(t *testing.T, newComposer NewComposer) {
 		{"IETFIncompleteAtLength", testIETFIncompleteAtLength},
 	}
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newComposer) })
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newHarness) })
 	}
 }
 
 // serve starts a server for a handler on a fresh composition and returns a
 // client for it. change, if not nil, edits the Config first.
-func serve(t *testing.T, newComposer NewComposer, change func(*tus.Config)) (*client, *tus.StoreComposer) {
+func serve(t *testing.T, newHarness NewHarness, change func(*tus.Config)) (*client, *tus.StoreComposer) {
 	t.Helper()
-	composer := newComposer(t)
+	c, composer, _ := serveHarness(t, newHarness, change)
+	return c, composer
+}
+
+// serveHarness is serve that also returns the harness, whose storage a
+// check can look at.
+func serveHarness(t *testing.T, newHarness NewHarness, change func(*tus.Config)) (*client, *tus.StoreComposer, Harness) {
+	t.Helper()
+	h, composer := openHarness(t, newHarness)
+	if composer.Locker == nil {
+		t.Fatal("the harness's composition has no Locker: the handler needs one (memorylocker.New().UseIn(composer))")
+	}
 	cfg := tus.Config{StoreComposer: composer, BasePath: "/files/"}
 	if change != nil {
 		change(&cfg)
 	}
-	h, err := tus.NewHandler(cfg)
+	handler, err := tus.NewHandler(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/files/", http.StripPrefix("/files/", h))
+	mux.Handle("/files/", http.StripPrefix("/files/", handler))
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &client{t: t, base: srv.URL + "/files/", http: srv.Client()}, composer
+	return &client{t: t, base: srv.URL + "/files/", http: srv.Client()}, composer, h
 }
 
 // data returns n reproducible pseudo-random bytes.
@@ -96,7 +104,7 @@ func data(n int, seed int64) []byte {
 	return b
 }
 
-func testUploadInOnePatch(t *testing.T, nc NewComposer) {
+func testUploadInOnePatch(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	want := data(8<<20+13, 1)
 	u := c.create(int64(len(want)))
@@ -114,7 +122,7 @@ func testUploadInOnePatch(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testUploadInManyPatches(t *testing.T, nc NewComposer) {
+func testUploadInManyPatches(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	want := data(3<<20+7, 2)
 	u := c.create(int64(len(want)))
@@ -140,7 +148,7 @@ func testUploadInManyPatches(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testCreationWithUpload(t *testing.T, nc NewComposer) {
+func testCreationWithUpload(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	want := data(100<<10, 4)
 	res, body := c.do(http.MethodPost, c.base, want[:40<<10],
@@ -168,7 +176,7 @@ func testCreationWithUpload(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testZeroLength(t *testing.T, nc NewComposer) {
+func testZeroLength(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	u := c.create(0)
 	if got := c.offset(u); got != 0 {
@@ -181,7 +189,7 @@ func testZeroLength(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testOffsetMismatch(t *testing.T, nc NewComposer) {
+func testOffsetMismatch(t *testing.T, nc NewHarness) {
 	c, _ := serve(t, nc, nil)
 	u := c.create(100)
 	c.mustPatch(u, 0, data(10, 6))
@@ -196,7 +204,7 @@ func testOffsetMismatch(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testBodyPastLength(t *testing.T, nc NewComposer) {
+func testBodyPastLength(t *testing.T, nc NewHarness) {
 	c, _ := serve(t, nc, nil)
 	u := c.create(100)
 	res, _ := c.patch(u, 0, data(101, 8))
@@ -221,10 +229,10 @@ func testBodyPastLength(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testDeferredLength(t *testing.T, nc NewComposer) {
+func testDeferredLength(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesLengthDeferrer() {
-		t.Skip("store does not defer lengths")
+		t.Skip(skipReason(composer, []capability{needLengthDeferrer}))
 	}
 	want := data(300<<10, 10)
 	res, body := c.do(http.MethodPost, c.base, nil, "Upload-Defer-Length", "1")
@@ -261,7 +269,7 @@ func sha1Header(b []byte) string {
 	return "sha1 " + base64.StdEncoding.EncodeToString(s[:])
 }
 
-func testChecksum(t *testing.T, nc NewComposer) {
+func testChecksum(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	want := data(64<<10, 11)
 	u := c.create(int64(len(want)))
@@ -305,7 +313,7 @@ func chunkedPatch(t *testing.T, c *client, u string, offset int64, body []byte, 
 	return res.StatusCode
 }
 
-func testChecksumTrailer(t *testing.T, nc NewComposer) {
+func testChecksumTrailer(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	want := data(50<<10, 12)
 	u := c.create(int64(len(want)))
@@ -323,10 +331,10 @@ func testChecksumTrailer(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testConcatenation(t *testing.T, nc NewComposer) {
+func testConcatenation(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesConcater() {
-		t.Skip("store does not concatenate")
+		t.Skip(skipReason(composer, []capability{needConcater}))
 	}
 	parts := [][]byte{data(70<<10, 13), data(1, 14), data(200<<10+3, 15)}
 	var urls []string
@@ -365,10 +373,10 @@ func testConcatenation(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testConcatenationUnfinished(t *testing.T, nc NewComposer) {
+func testConcatenationUnfinished(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesConcater() {
-		t.Skip("store does not concatenate")
+		t.Skip(skipReason(composer, []capability{needConcater}))
 	}
 	a, b := data(5000, 16), data(7000, 17)
 	ua := c.create(int64(len(a)), "Upload-Concat", "partial")
@@ -399,10 +407,10 @@ func testConcatenationUnfinished(t *testing.T, nc NewComposer) {
 // A final upload must never take bytes of a partial that are still on
 // trial: here the partial's last chunk arrives, the final is asked for, and
 // only then does the chunk's checksum trailer fail.
-func testConcatenationSkipsRejectedChunk(t *testing.T, nc NewComposer) {
+func testConcatenationSkipsRejectedChunk(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesConcater() {
-		t.Skip("store does not concatenate")
+		t.Skip(skipReason(composer, []capability{needConcater}))
 	}
 	p := c.create(5, "Upload-Concat", "partial")
 	res, body := c.do(http.MethodPost, c.base, nil, "Upload-Concat", "final;"+p)
@@ -560,12 +568,12 @@ func firstDiff(a, b []byte) int {
 // tus 1.0, Concatenation: "The same partial upload MAY be present multiple
 // times in the Upload-Concat header in one upload creation request or MAY
 // be used in multiple upload creation requests."
-func testConcatenationRepeatedPartial(t *testing.T, nc NewComposer) {
+func testConcatenationRepeatedPartial(t *testing.T, nc NewHarness) {
 	for _, sz := range repeatSizes {
 		t.Run(sz.name, func(t *testing.T) {
 			c, composer := serve(t, nc, nil)
 			if !composer.UsesConcater() {
-				t.Skip("store does not concatenate")
+				t.Skip(skipReason(composer, []capability{needConcater}))
 			}
 			a, b := pattern(sz.a, "A"), pattern(sz.b, "B")
 			ua := c.create(int64(len(a)), "Upload-Concat", "partial")
@@ -596,12 +604,12 @@ func testConcatenationRepeatedPartial(t *testing.T, nc NewComposer) {
 
 // A partial named twice by final uploads created before it is complete
 // (concatenation-unfinished): each is filled once the partial is.
-func testConcatenationRepeatedPartialUnfinished(t *testing.T, nc NewComposer) {
+func testConcatenationRepeatedPartialUnfinished(t *testing.T, nc NewHarness) {
 	for _, sz := range repeatSizes {
 		t.Run(sz.name, func(t *testing.T) {
 			c, composer := serve(t, nc, nil)
 			if !composer.UsesConcater() {
-				t.Skip("store does not concatenate")
+				t.Skip(skipReason(composer, []capability{needConcater}))
 			}
 			a, b := pattern(sz.a, "A"), pattern(sz.b, "B")
 			ua := c.create(int64(len(a)), "Upload-Concat", "partial")
@@ -630,10 +638,10 @@ func testConcatenationRepeatedPartialUnfinished(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testTermination(t *testing.T, nc NewComposer) {
+func testTermination(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesTerminater() {
-		t.Skip("store does not terminate")
+		t.Skip(skipReason(composer, []capability{needTerminater}))
 	}
 	u := c.create(1000)
 	c.mustPatch(u, 0, data(500, 18))
@@ -650,7 +658,7 @@ func testTermination(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testUnicodeMetadata(t *testing.T, nc NewComposer) {
+func testUnicodeMetadata(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	meta := map[string]string{
 		"filename": "résumé 📄 \"final\".txt",
@@ -697,10 +705,10 @@ func testUnicodeMetadata(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testRangeDownload(t *testing.T, nc NewComposer) {
+func testRangeDownload(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	if !composer.UsesContentServer() {
-		t.Skip("store does not serve content")
+		t.Skip(skipReason(composer, []capability{needContentServer}))
 	}
 	want := data(10000, 20)
 	u := c.create(int64(len(want)))
@@ -716,7 +724,7 @@ func testRangeDownload(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testConcurrentUploads(t *testing.T, nc NewComposer) {
+func testConcurrentUploads(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -769,7 +777,7 @@ func rawPatch(t *testing.T, u string, offset int64, length int, part []byte) net
 	return conn
 }
 
-func testResumeAfterBrokenConnection(t *testing.T, nc NewComposer) {
+func testResumeAfterBrokenConnection(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, nil)
 	want := data(2<<20, 21)
 	u := c.create(int64(len(want)))
@@ -792,7 +800,7 @@ func testResumeAfterBrokenConnection(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testNewRequestTakesOver(t *testing.T, nc NewComposer) {
+func testNewRequestTakesOver(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, func(cfg *tus.Config) {
 		cfg.AcquireLockTimeout = 5 * time.Second
 		cfg.NetworkTimeout = time.Minute
@@ -823,7 +831,7 @@ func testNewRequestTakesOver(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testReadTimeoutKeepsBytes(t *testing.T, nc NewComposer) {
+func testReadTimeoutKeepsBytes(t *testing.T, nc NewHarness) {
 	c, composer := serve(t, nc, func(cfg *tus.Config) { cfg.NetworkTimeout = 300 * time.Millisecond })
 	want := data(1<<20, 23)
 	u := c.create(int64(len(want)))
@@ -846,7 +854,7 @@ func testReadTimeoutKeepsBytes(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testExpiration(t *testing.T, nc NewComposer) {
+func testExpiration(t *testing.T, nc NewHarness) {
 	// Long enough that a loaded machine (CI with the race detector) gets
 	// the first requests done before the upload expires.
 	const expiration = 4 * time.Second
@@ -873,7 +881,7 @@ func testExpiration(t *testing.T, nc NewComposer) {
 	}
 }
 
-func testPathTraversal(t *testing.T, nc NewComposer) {
+func testPathTraversal(t *testing.T, nc NewHarness) {
 	c, _ := serve(t, nc, nil)
 	for _, p := range []string{"..%2F..%2Fetc%2Fpasswd", "..", "a%2Fb", "x.info", "%2e%2e"} {
 		for _, m := range []string{http.MethodHead, http.MethodGet, http.MethodDelete} {

@@ -1,11 +1,11 @@
-package protocoltest
+package storetest
 
 import (
-	"bytes"
-	"io"
 	"net/http"
 	"strconv"
 	"testing"
+
+	"github.com/tusgo/tus/internal/testhttp"
 )
 
 // client speaks tus to a test server and fails the test on transport errors.
@@ -19,35 +19,7 @@ type client struct {
 // (pairs of name and value) and returns the response with its body read.
 func (c *client) do(method, url string, body []byte, headers ...string) (*http.Response, []byte) {
 	c.t.Helper()
-	return Do(c.t, c.http, method, url, body, append([]string{"Tus-Resumable", "1.0.0"}, headers...)...)
-}
-
-// Do sends a request through hc with the given headers (pairs of name and
-// value, later ones replacing earlier ones) and returns the response with
-// its body read. Any error fails t. Tests of stores and servers share it.
-func Do(t testing.TB, hc *http.Client, method, url string, body []byte, headers ...string) (*http.Response, []byte) {
-	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequest(method, url, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := hc.Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, url, err)
-	}
-	defer res.Body.Close()
-	b, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatalf("%s %s: reading body: %v", method, url, err)
-	}
-	return res, b
+	return testhttp.Do(c.t, c.http, method, url, body, append([]string{"Tus-Resumable", "1.0.0"}, headers...)...)
 }
 
 // create makes an upload of the given length and returns its URL.
