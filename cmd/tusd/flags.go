@@ -61,6 +61,10 @@ type options struct {
 	exposeMetrics bool
 	metricsPath   string
 
+	// Profiling.
+	exposePprof bool
+	pprofPath   string
+
 	// Operations.
 	logFormat   string
 	verbose     bool
@@ -126,7 +130,7 @@ var flagGroups = []flagGroup{
 	{"Several instances", []string{"redis-url", "redis-lock-lease", "redis-key-prefix"}},
 	{"Timeouts", []string{"network-timeout", "min-transfer-rate", "min-transfer-rate-window", "shutdown-timeout", "acquire-lock-timeout"}},
 	{"Hooks", []string{"hooks-dir", "hooks-file-timeout", "hooks-http", "hooks-http-retry", "hooks-http-backoff", "hooks-http-timeout", "hooks-http-forward-headers", "hooks-http-max-response-size", "hooks-enabled-events", "progress-hooks-interval"}},
-	{"Metrics", []string{"expose-metrics", "metrics-path"}},
+	{"Metrics and profiling", []string{"expose-metrics", "metrics-path", "expose-pprof", "pprof-path"}},
 	{"Operations", []string{"log-format", "verbose", "version", "disable-demo"}},
 }
 
@@ -232,6 +236,8 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 
 	fs.BoolVar(&o.exposeMetrics, "expose-metrics", true, "serve Prometheus metrics at -metrics-path")
 	fs.StringVar(&o.metricsPath, "metrics-path", "/metrics", "URL `path` of the metrics")
+	fs.BoolVar(&o.exposePprof, "expose-pprof", false, "serve the Go runtime's profiles (net/http/pprof: CPU, heap, goroutines, execution trace, ...) at -pprof-path on the same listener; anyone who reaches it can read them and load the CPU, so keep it behind a proxy or firewall")
+	fs.StringVar(&o.pprofPath, "pprof-path", "/debug/pprof/", "URL `path` of the profiles, with -expose-pprof")
 
 	fs.StringVar(&o.logFormat, "log-format", "text", "log line `format`: text or json")
 	fs.BoolVar(&o.verbose, "verbose", false, "also log debug details (refused requests, hooks that ran)")
@@ -413,6 +419,9 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	if o.exposeMetrics && strings.HasPrefix(strings.TrimSuffix(o.metricsPath, "/")+"/", o.basePath) {
 		return fmt.Errorf("-metrics-path %q lies under -base-path %q", o.metricsPath, o.basePath)
+	}
+	if err := o.checkPprofPath(); err != nil {
+		return err
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("-tls-certificate and -tls-key go together")

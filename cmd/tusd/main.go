@@ -148,7 +148,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if o.exposeMetrics {
 		metricsAt = o.metricsPath
 	}
-	attrs = append(attrs, "metrics", metricsAt, "demo", demoOn)
+	pprofAt := "off"
+	if o.exposePprof {
+		pprofAt = o.pprofPath
+	}
+	attrs = append(attrs, "metrics", metricsAt, "pprof", pprofAt, "demo", demoOn)
 	logger.Info("tusd listening", attrs...)
 
 	serveErr := make(chan error, 1)
@@ -198,6 +202,9 @@ func routes(o options, h *tus.Handler, m *metrics, logger *slog.Logger, demoOn b
 	}
 	if o.exposeMetrics {
 		mux.Handle(o.metricsPath, m.handler())
+	}
+	if o.exposePprof {
+		mux.Handle(o.pprofPath, pprofHandler(o.pprofPath))
 	}
 	if demoOn {
 		mux.Handle("/", demo.Handler(o.basePath))
