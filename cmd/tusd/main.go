@@ -43,6 +43,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -78,6 +79,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	logger := newLogger(stderr, o.logFormat, o.verbose)
+	if o.exposePprof {
+		// The process's own settings: this is its main function.
+		runtime.SetBlockProfileRate(o.pprofBlockRate)
+		runtime.SetMutexProfileFraction(o.pprofMutexRate)
+	}
 	m := newMetrics()
 
 	composer := tus.NewStoreComposer()

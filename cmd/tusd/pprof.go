@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/pprof"
@@ -36,11 +37,14 @@ func pprofHandler(path string) http.Handler {
 	})
 }
 
-// checkPprofPath checks -pprof-path (made to end in a slash) when
+// checkPprofPath checks the profiling flags: -pprof-path (made to end in a slash) when
 // -expose-pprof is on: a plain path of its own, not under the uploads, the
 // metrics or the demo page.
 func (o *options) checkPprofPath() error {
 	if !o.exposePprof {
+		if o.pprofBlockRate != 0 || o.pprofMutexRate != 0 {
+			return errors.New("-pprof-block-profile-rate and -pprof-mutex-profile-rate need -expose-pprof")
+		}
 		return nil
 	}
 	o.pprofPath = slashed(o.pprofPath)

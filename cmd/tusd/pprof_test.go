@@ -21,7 +21,7 @@ func TestPprof(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, res.StatusCode, "GET %s without -expose-pprof: %s", p, body)
 	}
 
-	on, _ := startLocal(t, "-expose-pprof")
+	on, _ := startLocal(t, "-expose-pprof", "-pprof-mutex-profile-rate", "1")
 	origin = strings.TrimSuffix(on.base, "/files/")
 	res, body := do(t, httpClient, http.MethodGet, origin+"/debug/pprof/", nil)
 	require.Equal(t, http.StatusOK, res.StatusCode)
@@ -37,6 +37,9 @@ func TestPprof(t *testing.T) {
 	require.Equal(t, http.StatusOK, res.StatusCode)
 	assert.Equal(t, "application/octet-stream", res.Header.Get("Content-Type"))
 	assert.NotEmpty(t, body)
+	res, body = do(t, httpClient, http.MethodGet, origin+"/debug/pprof/mutex?debug=1", nil)
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	assert.Contains(t, string(body), "sampling period=1", "-pprof-mutex-profile-rate 1")
 	res, _ = do(t, httpClient, http.MethodGet, origin+"/debug/pprof/nosuchprofile", nil)
 	assert.Equal(t, http.StatusNotFound, res.StatusCode)
 
@@ -63,6 +66,8 @@ func TestPprofFlags(t *testing.T) {
 		{[]string{"-expose-pprof", "-pprof-path", "/files/pprof"}, "overlap"},
 		{[]string{"-expose-pprof", "-pprof-path", "/debug", "-metrics-path", "/debug/metrics"}, "lies under -pprof-path"},
 		{[]string{"-expose-pprof", "-pprof-path", "/demo/pprof"}, "demo page"},
+		{[]string{"-pprof-mutex-profile-rate", "5"}, "need -expose-pprof"},
+		{[]string{"-expose-pprof", "-pprof-block-profile-rate", "-1"}, "must not be negative"},
 	} {
 		_, err := parseFlags(c.args, noEnv, io.Discard)
 		if assert.Error(t, err, "%v", c.args) {
