@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -45,15 +46,16 @@ func verifyDisk(ctx context.Context, dir string, ups []upload, gen *benchkit.Gen
 }
 
 // removeUploads removes the files of the uploads from dir: the data file
-// and whatever the store keeps beside it under the same name (<id>.info,
-// <id>.json, <id>.lock, ...).
+// and those the stores keep beside it (<id>.info of ours and tusd, <id>.json
+// of node, <id>.lock and <id>.release of ours' locker). Names, not a glob:
+// the directory may hold 100,000 other uploads.
 func removeUploads(dir string, ups []upload) error {
 	var errs []error
 	for _, u := range ups {
-		matches, err := filepath.Glob(filepath.Join(dir, u.id+"*"))
-		errs = append(errs, err)
-		for _, m := range matches {
-			errs = append(errs, os.RemoveAll(m))
+		for _, suffix := range []string{"", ".info", ".json", ".lock", ".release"} {
+			if err := os.Remove(filepath.Join(dir, u.id+suffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				errs = append(errs, err)
+			}
 		}
 	}
 	return errors.Join(errs...)
