@@ -346,7 +346,12 @@ func (e *env) runS3(ctx context.Context) (err error) {
 				if s.kind == kindSDK {
 					r, err = runSDK(ctx, uploader, s.bucket, sh, e.gen)
 				} else {
-					r, err = runS3Uploads(ctx, s.client, sh, proxy, s.bucket)
+					var prom func(context.Context) (float64, error)
+					if s.kind == kindOurs {
+						metrics := strings.TrimSuffix(s.client.base, "/files/") + "/metrics"
+						prom = func(ctx context.Context) (float64, error) { return s3CallsMetric(ctx, s.client.hc, metrics) }
+					}
+					r, err = runS3Uploads(ctx, s.client, sh, proxy, s.bucket, prom)
 				}
 				if err != nil {
 					return fmt.Errorf("%s, round %d, %s: %w", w, round+1, s.label, errors.Join(err, s.alive()))
@@ -355,6 +360,10 @@ func (e *env) runS3(ctx context.Context) (err error) {
 				if s.kind != kindSDK {
 					calls := float64(sumCounts(r.patchCalls)) / float64(sh.n*sh.patches())
 					m.CallsPerPatch = &calls
+					if r.promPatchCalls >= 0 {
+						own := r.promPatchCalls / float64(sh.n*sh.patches())
+						m.OwnCallsPerPatch = &own
+					}
 				}
 				rows.add(round, s.label, m)
 				fmt.Fprintf(e.log, "   round %d %-6s %s  S3 calls in the PATCHes %v\n", round+1, s.label, m, r.patchCalls)

@@ -76,7 +76,9 @@
 // create every upload first, then send the PATCHes; their S3 calls are
 // counted by a reverse proxy in front of the S3 server that every side goes
 // through, by bucket and operation, and the table shows the calls made
-// during the PATCHes divided by the PATCHes.
+// during the PATCHes divided by the PATCHes. For ours the JSON also has the
+// same figure from its own tusd_s3_calls_total metric, which TestSmoke
+// checks against the proxy's.
 //
 // Every answer's status (and for tus its Upload-Offset) is checked, and
 // after every run each upload's stored bytes are read back (the data file,

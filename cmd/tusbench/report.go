@@ -21,6 +21,8 @@ type measurement struct {
 	P99ms         float64  `json:"p99_ms,omitempty"`
 	CPU           *float64 `json:"cpu_s,omitempty"`
 	CallsPerPatch *float64 `json:"s3_calls_per_patch,omitempty"`
+	// OwnCallsPerPatch is the same from ours' tusd_s3_calls_total.
+	OwnCallsPerPatch *float64 `json:"own_s3_calls_per_patch,omitempty"`
 }
 
 func (m measurement) String() string {
@@ -126,7 +128,10 @@ type row struct {
 	P99ms         *float64  `json:"p99_ms,omitempty"`
 	CPUs          *float64  `json:"cpu_s,omitempty"`
 	CallsPerPatch *float64  `json:"s3_calls_per_patch,omitempty"`
-	PeakRSSMiB    *float64  `json:"peak_rss_mib,omitempty"`
+	// OwnCallsPerPatch is ours' own count (tusd_s3_calls_total), which
+	// should equal the proxy's.
+	OwnCallsPerPatch *float64 `json:"own_s3_calls_per_patch,omitempty"`
+	PeakRSSMiB       *float64 `json:"peak_rss_mib,omitempty"`
 }
 
 // report is the outcome of a run.
@@ -150,7 +155,7 @@ func (rep *report) add(r *rows) {
 			continue
 		}
 		out := row{Workload: r.workload, Description: r.desc, Server: label, Unit: r.unit}
-		var durable, p50, p99, cpu, calls []float64
+		var durable, p50, p99, cpu, calls, own []float64
 		for _, m := range ms {
 			out.Rounds = append(out.Rounds, m.Value)
 			if m.Durable > 0 {
@@ -165,10 +170,13 @@ func (rep *report) add(r *rows) {
 			if m.CallsPerPatch != nil {
 				calls = append(calls, *m.CallsPerPatch)
 			}
+			if m.OwnCallsPerPatch != nil {
+				own = append(own, *m.OwnCallsPerPatch)
+			}
 		}
 		out.Median = benchkit.Median(out.Rounds)
 		out.Durable, out.P50ms, out.P99ms = medianOf(durable), medianOf(p50), medianOf(p99)
-		out.CPUs, out.CallsPerPatch = medianOf(cpu), medianOf(calls)
+		out.CPUs, out.CallsPerPatch, out.OwnCallsPerPatch = medianOf(cpu), medianOf(calls), medianOf(own)
 		if v, ok := r.rss[label]; ok {
 			out.PeakRSSMiB = &v
 		}

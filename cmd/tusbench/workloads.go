@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"fmt"
+	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -100,8 +103,11 @@ type result struct {
 	elapsed time.Duration
 	uploads []upload
 	lat     []time.Duration // per upload (or HEAD), perOp shapes only
-	// S3 only: the URLs' IDs and the calls made during the PATCHes.
-	patchCalls map[string]int64
+	// S3 only: the calls made during the PATCHes, as the proxy counted
+	// them and, for ours, as its tusd_s3_calls_total counted them (-1 if
+	// not read).
+	patchCalls     map[string]int64
+	promPatchCalls float64
 }
 
 // runUploads makes the uploads of sh through c: each a POST (with the
@@ -157,9 +163,10 @@ func runHeads(ctx context.Context, c *client, ups []upload, conc int) (result, e
 
 // runS3Uploads makes the uploads of sh on a tus server storing in S3: every
 // POST first, then every upload's PATCHes (the uploads at once, each's
-// PATCHes in sequence), counting the S3 calls of the PATCHes at proxy.
-func runS3Uploads(ctx context.Context, c *client, sh shape, proxy *countingProxy, bucket string) (result, error) {
-	r := result{uploads: make([]upload, sh.n)}
+// PATCHes in sequence), counting the S3 calls of the PATCHes at proxy and,
+// with prom set, in the server's own metrics.
+func runS3Uploads(ctx context.Context, c *client, sh shape, proxy *countingProxy, bucket string, prom func(context.Context) (float64, error)) (result, error) {
+	r := result{uploads: make([]upload, sh.n), promPatchCalls: -1}
 	urls := make([]string, sh.n)
 	start := time.Now()
 	err := parallel(ctx, sh.n, sh.conc, func(ctx context.Context, i int) error {
@@ -169,6 +176,12 @@ func runS3Uploads(ctx context.Context, c *client, sh shape, proxy *countingProxy
 	})
 	if err != nil {
 		return r, err
+	}
+	var promBefore float64
+	if prom != nil {
+		if promBefore, err = prom(ctx); err != nil {
+			return r, err
+		}
 	}
 	before := proxy.snapshot(bucket)
 	err = parallel(ctx, sh.n, sh.conc, func(ctx context.Context, i int) error {
@@ -182,7 +195,46 @@ func runS3Uploads(ctx context.Context, c *client, sh shape, proxy *countingProxy
 	})
 	r.elapsed = time.Since(start)
 	r.patchCalls = diffCounts(proxy.snapshot(bucket), before)
+	if prom != nil && err == nil {
+		after, perr := prom(ctx)
+		if perr != nil {
+			return r, perr
+		}
+		r.promPatchCalls = after - promBefore
+	}
 	return r, err
+}
+
+// s3CallsMetric returns the sum of tusd_s3_calls_total (every operation
+// and outcome) in the Prometheus text served at url, as ours serves it.
+func s3CallsMetric(ctx context.Context, hc *http.Client, url string) (float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	res, err := hc.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, res.Status)
+	}
+	var total float64
+	sc := bufio.NewScanner(res.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		if !strings.HasPrefix(line, "tusd_s3_calls_total{") {
+			continue
+		}
+		f := strings.Fields(line)
+		v, err := strconv.ParseFloat(f[len(f)-1], 64)
+		if err != nil {
+			return 0, fmt.Errorf("GET %s: %q: %w", url, line, err)
+		}
+		total += v
+	}
+	return total, sc.Err()
 }
 
 // runSDK uploads the bytes of sh with the SDK's upload manager: sh.n
