@@ -191,7 +191,15 @@ func (e *env) measureDisk(ctx context.Context, s *server, sh shape) (measurement
 // one populated beforehand.
 func (e *env) runScale(ctx context.Context) (err error) {
 	var servers []*server
-	defer func() { err = errors.Join(err, stopAll(servers)) }()
+	defer func() {
+		err = errors.Join(err, stopAll(servers))
+		// Now, not at the very end: removing the populated stores takes a
+		// while.
+		fmt.Fprintln(e.log, "removing the stores of the scale workload")
+		for _, s := range servers {
+			err = errors.Join(err, os.RemoveAll(s.dir))
+		}
+	}()
 	for _, kind := range append([]string{kindRaw}, e.kinds()...) {
 		for _, full := range []bool{false, true} {
 			label, dir := kind+" empty", filepath.Join(e.work, "scale-empty-"+kind)
