@@ -65,6 +65,12 @@ type options struct {
 	exposeMetrics bool
 	metricsPath   string
 
+	// Profiling.
+	exposePprof    bool
+	pprofPath      string
+	pprofBlockRate int
+	pprofMutexRate int
+
 	// Operations.
 	logFormat   string
 	verbose     bool
@@ -130,7 +136,7 @@ var flagGroups = []flagGroup{
 	{"Several instances", []string{"redis-url", "redis-lock-lease", "redis-key-prefix"}},
 	{"Timeouts", []string{"network-timeout", "min-transfer-rate", "min-transfer-rate-window", "shutdown-timeout", "acquire-lock-timeout"}},
 	{"Hooks", []string{"hooks-dir", "hooks-file-timeout", "hooks-http", "hooks-http-retry", "hooks-http-backoff", "hooks-http-timeout", "hooks-http-forward-headers", "hooks-http-max-response-size", "hooks-enabled-events", "progress-hooks-interval"}},
-	{"Metrics", []string{"expose-metrics", "metrics-path"}},
+	{"Metrics and profiling", []string{"expose-metrics", "metrics-path", "expose-pprof", "pprof-path", "pprof-block-profile-rate", "pprof-mutex-profile-rate"}},
 	{"Operations", []string{"log-format", "verbose", "version", "disable-demo"}},
 }
 
@@ -239,6 +245,10 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 
 	fs.BoolVar(&o.exposeMetrics, "expose-metrics", true, "serve Prometheus metrics at -metrics-path")
 	fs.StringVar(&o.metricsPath, "metrics-path", "/metrics", "URL `path` of the metrics")
+	fs.BoolVar(&o.exposePprof, "expose-pprof", false, "serve the Go runtime's profiles (net/http/pprof: CPU, heap, goroutines, execution trace, ...) at -pprof-path on the same listener; anyone who reaches it can read them and load the CPU, so keep it behind a proxy or firewall")
+	fs.StringVar(&o.pprofPath, "pprof-path", "/debug/pprof/", "URL `path` of the profiles, with -expose-pprof")
+	fs.IntVar(&o.pprofBlockRate, "pprof-block-profile-rate", 0, "with -expose-pprof: record in the block profile one blocking event per this many `nanoseconds` spent blocked (runtime.SetBlockProfileRate; 1 records every event; 0: none, the profile stays empty)")
+	fs.IntVar(&o.pprofMutexRate, "pprof-mutex-profile-rate", 0, "with -expose-pprof: record in the mutex profile one in this many mutex contention `events` (runtime.SetMutexProfileFraction; 0: none, the profile stays empty)")
 
 	fs.StringVar(&o.logFormat, "log-format", "text", "log line `format`: text or json")
 	fs.BoolVar(&o.verbose, "verbose", false, "also log debug details (refused requests, hooks that ran)")
@@ -372,6 +382,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		{"-hooks-http-retry", int64(o.hooks.httpRetry)}, {"-hooks-http-max-response-size", o.hooks.maxResponseSize},
 		{"-s3-part-size", o.s3.partSize}, {"-s3-min-part-size", o.s3.minPartSize},
 		{"-s3-max-parts", int64(o.s3.maxParts)}, {"-s3-concurrent-part-uploads", int64(o.s3.concurrentPartUploads)},
+		{"-pprof-block-profile-rate", int64(o.pprofBlockRate)}, {"-pprof-mutex-profile-rate", int64(o.pprofMutexRate)},
 	} {
 		if v.n < 0 {
 			return fmt.Errorf("%s must not be negative", v.name)
@@ -426,6 +437,9 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	if o.exposeMetrics && strings.HasPrefix(strings.TrimSuffix(o.metricsPath, "/")+"/", o.basePath) {
 		return fmt.Errorf("-metrics-path %q lies under -base-path %q", o.metricsPath, o.basePath)
+	}
+	if err := o.checkPprofPath(); err != nil {
+		return err
 	}
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return errors.New("-tls-certificate and -tls-key go together")

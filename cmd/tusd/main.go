@@ -43,6 +43,7 @@ import (
 	"os"
 	"os/signal"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 
@@ -78,6 +79,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return nil
 	}
 	logger := newLogger(stderr, o.logFormat, o.verbose)
+	if o.exposePprof {
+		// The process's own settings: this is its main function.
+		runtime.SetBlockProfileRate(o.pprofBlockRate)
+		runtime.SetMutexProfileFraction(o.pprofMutexRate)
+	}
 	m := newMetrics()
 
 	composer := tus.NewStoreComposer()
@@ -150,7 +156,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if o.exposeMetrics {
 		metricsAt = o.metricsPath
 	}
-	attrs = append(attrs, "metrics", metricsAt, "demo", demoOn)
+	pprofAt := "off"
+	if o.exposePprof {
+		pprofAt = o.pprofPath
+	}
+	attrs = append(attrs, "metrics", metricsAt, "pprof", pprofAt, "demo", demoOn)
 	logger.Info("tusd listening", attrs...)
 
 	serveErr := make(chan error, 1)
@@ -229,6 +239,9 @@ func routes(o options, h *tus.Handler, m *metrics, logger *slog.Logger, demoOn b
 	}
 	if o.exposeMetrics {
 		mux.Handle(o.metricsPath, m.handler())
+	}
+	if o.exposePprof {
+		mux.Handle(o.pprofPath, pprofHandler(o.pprofPath))
 	}
 	if demoOn {
 		mux.Handle("/", demo.Handler(o.basePath))

@@ -29,12 +29,12 @@ func Main(name string, run func(args []string, stdout, stderr io.Writer) error) 
 
 // NewFlagSet returns the flag set of the benchmark program name: it
 // reports errors (flag.ContinueOnError) and -help to stderr, and its usage
-// line points at the program's documentation in internal/cmd/name.
+// line points at the program's documentation in cmd/name.
 func NewFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: %s [flags]   (see go doc ./internal/cmd/%s)\n", name, name)
+		fmt.Fprintf(fs.Output(), "usage: %s [flags]   (see go doc ./cmd/%s)\n", name, name)
 		fs.PrintDefaults()
 	}
 	return fs

@@ -36,7 +36,7 @@ func TestFlagSet(t *testing.T) {
 	if err := ParseFlags(fs, []string{"-help"}); !errors.Is(err, flag.ErrHelp) {
 		t.Errorf("-help: %v", err)
 	}
-	if !strings.HasPrefix(out.String(), "usage: xbench [flags]   (see go doc ./internal/cmd/xbench)\n  -n int\n") {
+	if !strings.HasPrefix(out.String(), "usage: xbench [flags]   (see go doc ./cmd/xbench)\n  -n int\n") {
 		t.Errorf("-help printed:\n%s", out.String())
 	}
 }

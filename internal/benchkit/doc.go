@@ -1,5 +1,5 @@
 // Package benchkit holds what the upload benchmarks of this module
-// (internal/cmd/uploadbench and internal/cmd/s3bench) share: the
+// (cmd/tusbench) share: the
 // deterministic bytes they upload and the check of what was stored, byte
 // sizes on the command line, the child server process (started by the
 // parent, serving until its stdin closes), its memory and CPU time from

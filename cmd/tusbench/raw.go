@@ -8,35 +8,41 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+
+	"github.com/tusgo/tus/internal/benchkit"
 )
 
-// baselineHandler is the least an HTTP upload server in Go can do: POST
+// rawHandler is the least an HTTP upload server in Go can do: POST
 // creates an empty file with a random name and answers 201 with its
-// Location; PATCH appends the body to that file and answers 204. It keeps no
-// metadata, takes no locks and never fsyncs. It is mounted below /files/ with
+// Location; PATCH appends the body to that file and answers 204; HEAD
+// answers the file's size as Upload-Offset. It keeps no metadata, takes no
+// locks and never fsyncs. It is mounted below /files/ with
 // http.StripPrefix, like the tus handler.
 //
 // A POST with a body copies the body into the new file, the counterpart of
 // tus creation-with-upload.
-type baselineHandler struct {
+type rawHandler struct {
 	dir string
 	log *slog.Logger
 }
 
-func (b *baselineHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+func (b *rawHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	name := r.URL.Path
 	switch {
 	case name == "" && r.Method == http.MethodPost:
 		b.create(w, r)
 	case name != "" && r.Method == http.MethodPatch:
 		b.append(w, r, name)
+	case name != "" && r.Method == http.MethodHead:
+		b.head(w, name)
 	default:
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 	}
 }
 
 // create makes a new, empty file and answers with its URL.
-func (b *baselineHandler) create(w http.ResponseWriter, r *http.Request) {
+func (b *rawHandler) create(w http.ResponseWriter, r *http.Request) {
 	var rnd [16]byte
 	_, _ = rand.Read(rnd[:]) // crypto/rand.Read never fails
 	name := hex.EncodeToString(rnd[:])
@@ -60,7 +66,7 @@ func (b *baselineHandler) create(w http.ResponseWriter, r *http.Request) {
 }
 
 // append copies the request body to the end of file name.
-func (b *baselineHandler) append(w http.ResponseWriter, r *http.Request, name string) {
+func (b *rawHandler) append(w http.ResponseWriter, r *http.Request, name string) {
 	if !isHexName(name) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
@@ -85,7 +91,22 @@ func (b *baselineHandler) append(w http.ResponseWriter, r *http.Request, name st
 	w.WriteHeader(http.StatusNoContent)
 }
 
-func (b *baselineHandler) fail(w http.ResponseWriter, err error) {
+// head answers the size of file name as Upload-Offset.
+func (b *rawHandler) head(w http.ResponseWriter, name string) {
+	if !isHexName(name) {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	fi, err := os.Stat(filepath.Join(b.dir, name))
+	if err != nil {
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Upload-Offset", strconv.FormatInt(fi.Size(), 10))
+	w.WriteHeader(http.StatusOK)
+}
+
+func (b *rawHandler) fail(w http.ResponseWriter, err error) {
 	b.log.Error("baseline request failed", "error", err)
 	http.Error(w, "internal error", http.StatusInternalServerError)
 }
@@ -103,4 +124,16 @@ func isHexName(name string) bool {
 		}
 	}
 	return true
+}
+
+// rawBasePath is where the raw server is mounted.
+const rawBasePath = "/files/"
+
+// serveRawChild is the child mode of the raw server: it serves dir on addr
+// and prints the address (see benchkit.ServeChild).
+func serveRawChild(dir, addr string, stderr io.Writer) error {
+	logger := benchkit.ChildLogger(stderr, "raw")
+	mux := http.NewServeMux()
+	mux.Handle(rawBasePath, http.StripPrefix(rawBasePath, &rawHandler{dir: dir, log: logger}))
+	return benchkit.ServeChild(addr, mux, logger)
 }

@@ -26,7 +26,7 @@ type client struct {
 // newClient returns a client for the collection URL base that keeps up to
 // conns idle connections.
 func newClient(base string, tus bool, conns int, gen *benchkit.Generator) *client {
-	tr := benchkit.NewTransport(conns, 2*time.Minute)
+	tr := benchkit.NewTransport(conns, 10*time.Minute)
 	return &client{hc: &http.Client{Transport: tr}, tr: tr, base: base, tus: tus, gen: gen}
 }
 
@@ -68,7 +68,8 @@ func (c *client) create(ctx context.Context, length, n int64) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("POST %s: bad Location %q: %w", c.base, loc, err)
 	}
-	if c.tus {
+	// tusd v2 sends no Upload-Offset when the POST carried no bytes.
+	if c.tus && (n > 0 || res.Header.Get("Upload-Offset") != "") {
 		if err := checkOffset(res, n); err != nil {
 			return "", err
 		}
@@ -100,6 +101,27 @@ func (c *client) patch(ctx context.Context, url string, offset, n int64) error {
 		return checkOffset(res, offset+n)
 	}
 	return nil
+}
+
+// head asks for the offset of the upload at url and checks that it is
+// want.
+func (c *client) head(ctx context.Context, url string, want int64) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodHead, url, nil)
+	if err != nil {
+		return err
+	}
+	if c.tus {
+		req.Header.Set("Tus-Resumable", "1.0.0")
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer benchkit.Drain(res)
+	if res.StatusCode != http.StatusOK && res.StatusCode != http.StatusNoContent {
+		return statusError(res, http.StatusOK)
+	}
+	return checkOffset(res, want)
 }
 
 // checkOffset checks the Upload-Offset of a tus answer.

@@ -4,12 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
-	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -20,14 +17,13 @@ import (
 // region is the region of every client; MinIO accepts any.
 const region = "us-east-1"
 
-// newS3Client returns the client of both sides, the store in the child and
-// the SDK uploader here: static credentials, region us-east-1, path-style
-// addressing, the endpoint, and the SDK's defaults otherwise.
-func newS3Client(c s3Conn) *s3.Client {
+// newS3Client returns a client of endpoint: static credentials, region
+// us-east-1, path-style addressing, and the SDK's defaults otherwise.
+func newS3Client(endpoint, accessKey, secretKey string) *s3.Client {
 	return s3.New(s3.Options{
 		Region:       region,
-		Credentials:  credentials.NewStaticCredentialsProvider(c.accessKey, c.secretKey, ""),
-		BaseEndpoint: aws.String(c.endpoint),
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		BaseEndpoint: aws.String(endpoint),
 		UsePathStyle: true,
 	})
 }
@@ -149,56 +145,4 @@ func verifyObject(ctx context.Context, c *s3.Client, bucket, key string, gen *be
 		msg += fmt.Sprintf("; the first %d bytes match", min(cmp.N, size))
 	}
 	return errors.New(msg)
-}
-
-// countingAPI counts the calls the SDK's upload manager makes, by
-// operation, failed ones included (as s3store.OpStats.Calls does).
-type countingAPI struct {
-	c     *s3.Client
-	mu    sync.Mutex
-	calls map[string]int64
-}
-
-var _ manager.UploadAPIClient = (*countingAPI)(nil)
-
-func newCountingAPI(c *s3.Client) *countingAPI {
-	return &countingAPI{c: c, calls: map[string]int64{}}
-}
-
-func (a *countingAPI) count(op string) {
-	a.mu.Lock()
-	a.calls[op]++
-	a.mu.Unlock()
-}
-
-// snapshot returns the counts so far.
-func (a *countingAPI) snapshot() map[string]int64 {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return maps.Clone(a.calls)
-}
-
-func (a *countingAPI) PutObject(ctx context.Context, in *s3.PutObjectInput, o ...func(*s3.Options)) (*s3.PutObjectOutput, error) {
-	a.count("PutObject")
-	return a.c.PutObject(ctx, in, o...)
-}
-
-func (a *countingAPI) UploadPart(ctx context.Context, in *s3.UploadPartInput, o ...func(*s3.Options)) (*s3.UploadPartOutput, error) {
-	a.count("UploadPart")
-	return a.c.UploadPart(ctx, in, o...)
-}
-
-func (a *countingAPI) CreateMultipartUpload(ctx context.Context, in *s3.CreateMultipartUploadInput, o ...func(*s3.Options)) (*s3.CreateMultipartUploadOutput, error) {
-	a.count("CreateMultipartUpload")
-	return a.c.CreateMultipartUpload(ctx, in, o...)
-}
-
-func (a *countingAPI) CompleteMultipartUpload(ctx context.Context, in *s3.CompleteMultipartUploadInput, o ...func(*s3.Options)) (*s3.CompleteMultipartUploadOutput, error) {
-	a.count("CompleteMultipartUpload")
-	return a.c.CompleteMultipartUpload(ctx, in, o...)
-}
-
-func (a *countingAPI) AbortMultipartUpload(ctx context.Context, in *s3.AbortMultipartUploadInput, o ...func(*s3.Options)) (*s3.AbortMultipartUploadOutput, error) {
-	a.count("AbortMultipartUpload")
-	return a.c.AbortMultipartUpload(ctx, in, o...)
 }
