@@ -36,9 +36,10 @@ type compactJob struct {
 }
 
 // compactions runs and remembers the jobs of a store. At most cap(slots)
-// jobs run at once, store-wide: each holds a whole part in memory, so many
-// uploads completing parts in tail objects at the same time (100 uploads
-// short of buffer space) must not hold a part each.
+// jobs, and requests uploading a part partly held in tail objects (see
+// chunkWriter.dispatch), run at once, store-wide: each holds a whole part
+// in memory, so many uploads completing parts in tail objects at the same
+// time (100 uploads short of buffer space) must not hold a part each.
 type compactions struct {
 	mu     sync.Mutex
 	jobs   map[string][]*compactJob // by upload ID: running ones and the last
@@ -115,6 +116,17 @@ func (c *compactions) start(id string, job *compactJob, run func()) bool {
 		run()
 	}()
 	return true
+}
+
+// slot waits for one of the slots that bound the parts held in memory
+// from tail objects, until ctx ends, and returns its release.
+func (c *compactions) slot(ctx context.Context) (release func(), err error) {
+	select {
+	case c.slots <- struct{}{}:
+		return func() { <-c.slots }, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("s3store: waiting to upload a part from tail objects: %w", ctx.Err())
+	}
 }
 
 func finished(j *compactJob) bool {

@@ -274,8 +274,22 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 	if err := w.u.neutralize(ctx, k+1); err != nil {
 		return err
 	}
+	// A part partly held by tail objects reads their bytes into memory
+	// outside the buffer budget: it takes one of the store-wide slots
+	// that bound such parts (with the part uploads from tail objects
+	// after responses), so that many uploads short of buffers at once do
+	// not each hold a part. A slot holder waits for nothing else, so
+	// waiting for one cannot deadlock.
+	release := func() {}
+	if len(prefix) > 0 {
+		var err error
+		if release, err = w.u.s.compact.slot(ctx); err != nil {
+			return err
+		}
+	}
 	pieces, err := w.u.s.segmentPieces(ctx, prefix)
 	if err != nil {
+		release()
 		return err
 	}
 	body := newSections(append(pieces, piece{r: cur, n: cur.Len()})...)
@@ -287,6 +301,7 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 		res := partResult{p: part{num: int32(k)}, err: fmt.Errorf("s3store: part %d of %q: upload ended without a result", k, w.u.doc.ID)}
 		defer func() {
 			cur.release() // before the result, so a waiting grow finds the budget
+			release()
 			w.results <- res
 		}()
 		res.p, res.err = w.u.uploadPart(ctx, k, body)
