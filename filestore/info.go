@@ -93,7 +93,7 @@ func createInfo(path string, info tus.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("encode info: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("create info file: %w", tus.ErrUploadExists)
@@ -203,7 +203,7 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 // syncFile fsyncs the file at path.
 func syncFile(path string) error {
 	// Write access: some systems (Windows) refuse to flush read-only handles.
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -223,7 +223,7 @@ func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	d, err := os.Open(dir)
+	d, err := openFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open directory: %w", err)
 	}

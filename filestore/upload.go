@@ -78,7 +78,7 @@ func (s *FileStore) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Uploa
 	if err := checkInfo(info.ID, u.info); err != nil {
 		return nil, fmt.Errorf("filestore: new upload %q: %w", info.ID, err)
 	}
-	f, err := os.OpenFile(u.dataPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	f, err := openFile(u.dataPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("filestore: new upload %q: %w", info.ID, tus.ErrUploadExists)
@@ -121,7 +121,7 @@ func (s *FileStore) GetUpload(ctx context.Context, id string) (tus.Upload, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("filestore: get upload %q: %w", id, err)
 	}
-	raw, err := os.ReadFile(s.infoPath(id))
+	raw, err := readFile(s.infoPath(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("filestore: get upload %q: %w", id, tus.ErrNotFound)
@@ -204,7 +204,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("filestore: write chunk %q: %w", u.info.ID, err)
 	}
-	f, err := os.OpenFile(u.dataPath, os.O_WRONLY, 0)
+	f, err := openFile(u.dataPath, os.O_WRONLY, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("filestore: write chunk %q: %w", u.info.ID, tus.ErrNotFound)
