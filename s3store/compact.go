@@ -162,11 +162,12 @@ func (u *upload) resolveBefore(ctx context.Context, limit int) error {
 		if err := u.neutralize(ctx, n+1); err != nil {
 			return err
 		}
-		pieces, err := u.s.segmentPieces(ctx, segs)
+		pieces, release, err := u.s.segmentPieces(ctx, segs)
 		if err != nil {
 			return err
 		}
 		p, err := u.uploadPart(ctx, n, newSections(pieces...))
+		release()
 		if err != nil {
 			return err
 		}
@@ -221,11 +222,12 @@ func (u *upload) compactLater(ctx context.Context, n int) error {
 	s.compact.start(doc.ID, job, func() {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobTimeout)
 		defer cancel()
-		pieces, err := s.segmentPieces(bg, job.segs)
+		pieces, release, err := s.segmentPieces(bg, job.segs)
 		sent := false
 		if err == nil {
 			sent = true
 			job.p, err = (&upload{s: s, doc: doc}).uploadPart(bg, n, newSections(pieces...))
+			release()
 		}
 		if err != nil {
 			job.err = err

@@ -274,7 +274,7 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 	if err := w.u.neutralize(ctx, k+1); err != nil {
 		return err
 	}
-	pieces, err := w.u.s.segmentPieces(ctx, prefix)
+	pieces, release, err := w.u.s.segmentPieces(ctx, prefix)
 	if err != nil {
 		return err
 	}
@@ -287,6 +287,7 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 		res := partResult{p: part{num: int32(k)}, err: fmt.Errorf("s3store: part %d of %q: upload ended without a result", k, w.u.doc.ID)}
 		defer func() {
 			cur.release() // before the result, so a waiting grow finds the budget
+			release()
 			w.results <- res
 		}()
 		res.p, res.err = w.u.uploadPart(ctx, k, body)
@@ -477,10 +478,11 @@ func (u *upload) uploadLast(ctx context.Context, cur *partBuffer) error {
 		return err
 	}
 	k := len(u.chain) + 1
-	pieces, err := u.s.segmentPieces(ctx, u.tail)
+	pieces, release, err := u.s.segmentPieces(ctx, u.tail)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if cur != nil {
 		pieces = append(pieces, piece{r: cur, n: cur.Len()})
 	}
