@@ -50,7 +50,7 @@ func (u *upload) ConcatUploads(ctx context.Context, partials []tus.Upload) error
 		srcs[i] = pu
 	}
 
-	f, err := os.OpenFile(u.dataPath, os.O_WRONLY, 0)
+	f, err := openFile(u.dataPath, os.O_WRONLY, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("filestore: concat into %q: %w", id, tus.ErrNotFound)
@@ -95,7 +95,7 @@ func (u *upload) concatInto(ctx context.Context, f *os.File, srcs []*upload) err
 
 // appendFile copies the file at path to the current position of dst.
 func appendFile(dst *os.File, path string) (int64, error) {
-	src, err := os.Open(path)
+	src, err := openFile(path, os.O_RDONLY, 0)
 	if err != nil {
 		return 0, err
 	}

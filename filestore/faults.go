@@ -46,9 +46,15 @@ func corruptError(file string, cause error) error {
 	}
 }
 
-// fsync is (*os.File).Sync; tests replace it to simulate a disk that fails
-// to flush.
-var fsync = (*os.File).Sync
+// fsync forces f to stable storage: its data and the metadata needed to
+// read it (fdatasync) if dataOnly is set, everything (fsync) otherwise.
+// Tests replace it to simulate a disk that fails to flush.
+var fsync = func(f *os.File, dataOnly bool) error {
+	if dataOnly {
+		return datasync(f)
+	}
+	return f.Sync()
+}
 
 // checkInfo reports what is wrong with info, read from the info file of
 // upload id, or nil if it is a record this store could have written. A

@@ -135,7 +135,7 @@ func TestWriteChunkDevFull(t *testing.T) {
 // failSync makes every fsync fail with ENOSPC until the test ends.
 func failSync(t *testing.T) {
 	orig := fsync
-	fsync = func(f *os.File) error {
+	fsync = func(f *os.File, _ bool) error {
 		return &fs.PathError{Op: "sync", Path: f.Name(), Err: syscall.ENOSPC}
 	}
 	t.Cleanup(func() { fsync = orig })

@@ -98,6 +98,7 @@ type FileStore struct {
 	small   sync.Pool // of *[]byte, each at most bufSize long
 	large   atomic.Int32
 	flush   flusher
+	dirs    dirSyncer // group commit of directory fsyncs
 }
 
 // Close waits for the background flushes the store is running. While an
@@ -131,6 +132,7 @@ func NewWithOptions(dir string, opts Options) (*FileStore, error) {
 		return nil, fmt.Errorf("filestore: unknown sync policy %d", int(opts.Sync))
 	}
 	s := &FileStore{dir: abs, noSync: opts.NoSync || opts.Sync == SyncNone}
+	s.dirs.init(abs)
 	s.setBufferSize(defaultBufferSize)
 	return s, nil
 }

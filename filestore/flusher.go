@@ -74,7 +74,7 @@ func (fl *flusher) run() {
 		delete(fl.pending, path)
 		fl.mu.Unlock()
 		// Errors are not reported: FinishUpload's fsync meets them again.
-		if f, err := os.OpenFile(path, os.O_WRONLY, 0); err == nil {
+		if f, err := openFile(path, os.O_WRONLY, 0); err == nil {
 			_ = datasync(f)
 			_ = f.Close()
 		}

@@ -93,7 +93,7 @@ func createInfo(path string, info tus.FileInfo) error {
 	if err != nil {
 		return fmt.Errorf("encode info: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	f, err := openFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("create info file: %w", tus.ErrUploadExists)
@@ -145,7 +145,7 @@ func (s *FileStore) writeInfo(path string, info tus.FileInfo, sync bool) (err er
 		return fmt.Errorf("chmod temporary info file: %w", err)
 	}
 	if sync {
-		if err := fsync(tmp); err != nil {
+		if err := fsync(tmp, true); err != nil {
 			return fmt.Errorf("sync temporary info file: %w", err)
 		}
 	}
@@ -195,7 +195,7 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 		return noSpace(fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err))
 	}
 	if sync {
-		if err := syncDir(u.store.dir); err != nil {
+		if err := u.store.dirs.syncDir(); err != nil {
 			return noSpace(fmt.Errorf("filestore: declare length %q: %w", u.info.ID, err))
 		}
 	}
@@ -203,14 +203,16 @@ func (u *upload) DeclareLength(ctx context.Context, length int64) error {
 	return nil
 }
 
-// syncFile fsyncs the file at path.
+// syncFile forces the content of the file at path, and the metadata needed
+// to read it back (its size and blocks, not its times), to stable storage
+// (fdatasync(2) where there is one).
 func syncFile(path string) error {
 	// Write access: some systems (Windows) refuse to flush read-only handles.
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := openFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
-	serr := fsync(f)
+	serr := fsync(f, true)
 	cerr := f.Close()
 	if serr != nil {
 		return fmt.Errorf("sync %s: %w", filepath.Base(path), serr)
@@ -226,11 +228,11 @@ func syncDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}
-	d, err := os.Open(dir)
+	d, err := openFile(dir, os.O_RDONLY, 0)
 	if err != nil {
 		return fmt.Errorf("open directory: %w", err)
 	}
-	serr := fsync(d)
+	serr := fsync(d, false)
 	cerr := d.Close()
 	if serr != nil && !errors.Is(serr, errors.ErrUnsupported) && !errors.Is(serr, syscall.EINVAL) {
 		return fmt.Errorf("sync directory: %w", serr)

@@ -84,7 +84,7 @@ func (s *FileStore) ListUploads(ctx context.Context, fn func(tus.ListedUpload) e
 // listed describes upload id for ListUploads; ok is false if it vanished.
 func (s *FileStore) listed(id string) (lu tus.ListedUpload, ok bool) {
 	lu.ID = id
-	raw, err := os.ReadFile(s.infoPath(id))
+	raw, err := readFile(s.infoPath(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return lu, false
 	}

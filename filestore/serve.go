@@ -27,7 +27,7 @@ func (u *upload) ServeContent(ctx context.Context, w http.ResponseWriter, r *htt
 	if u.corrupt != nil {
 		return fmt.Errorf("filestore: serve %q: %w", u.info.ID, u.corrupt)
 	}
-	f, err := os.Open(u.dataPath)
+	f, err := openFile(u.dataPath, os.O_RDONLY, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("filestore: serve %q: %w", u.info.ID, tus.ErrNotFound)

@@ -7,14 +7,20 @@ import "fmt"
 type SyncPolicy int
 
 const (
-	// SyncFinish, the default, fsyncs an upload's data file, its info file
-	// and the directory before FinishUpload returns, and the info file and
-	// the directory before DeclareLength returns. The handler completes an
-	// upload, and answers the request that completed it, only after that,
-	// so an acknowledged upload survives a power loss or a kernel crash.
-	// Bytes of an unfinished upload are not fsynced: after a power loss its
-	// offset may be lower than the last one acknowledged, and the client
-	// resumes from there.
+	// SyncFinish, the default, makes an upload durable before FinishUpload
+	// returns: the data file and the info file are fdatasynced (content and
+	// size) and the directory is fsynced, the last by an fsync that started
+	// after FinishUpload was called, which uploads finishing at the same time
+	// share (group commit). DeclareLength likewise syncs the new info file
+	// and the directory before it returns. The handler completes an upload,
+	// and answers the request that completed it, only after that, so the
+	// bytes and the record of an upload acknowledged as complete survive a
+	// power loss or a kernel crash. Nothing else is synced: a creation
+	// (without the whole body) and the bytes of an unfinished upload may be
+	// lost by a power loss, so its offset may then be lower than the last
+	// one acknowledged, and the client resumes from there, or the upload
+	// may be gone (404), and the client creates it again; no byte of an
+	// upload acknowledged as complete is lost.
 	SyncFinish SyncPolicy = iota
 	// SyncNone never fsyncs. Uploads survive a crash of the process, whose
 	// writes the kernel already holds, but a power loss or a kernel crash

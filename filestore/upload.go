@@ -77,7 +77,7 @@ func (s *FileStore) NewUpload(ctx context.Context, info tus.FileInfo) (tus.Uploa
 	if err := checkInfo(info.ID, u.info); err != nil {
 		return nil, fmt.Errorf("filestore: new upload %q: %w", info.ID, err)
 	}
-	f, err := os.OpenFile(u.dataPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
+	f, err := openFile(u.dataPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, filePerm)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("filestore: new upload %q: %w", info.ID, tus.ErrUploadExists)
@@ -120,7 +120,7 @@ func (s *FileStore) GetUpload(ctx context.Context, id string) (tus.Upload, error
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("filestore: get upload %q: %w", id, err)
 	}
-	raw, err := os.ReadFile(s.infoPath(id))
+	raw, err := readFile(s.infoPath(id))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("filestore: get upload %q: %w", id, tus.ErrNotFound)
@@ -203,7 +203,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (i
 	if err := ctx.Err(); err != nil {
 		return 0, fmt.Errorf("filestore: write chunk %q: %w", u.info.ID, err)
 	}
-	f, err := os.OpenFile(u.dataPath, os.O_WRONLY, 0)
+	f, err := openFile(u.dataPath, os.O_WRONLY, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return 0, fmt.Errorf("filestore: write chunk %q: %w", u.info.ID, tus.ErrNotFound)
@@ -313,8 +313,9 @@ func (u *upload) discard(f dataFile, offset int64, cause error) error {
 }
 
 // FinishUpload makes the upload durable: unless the store has NoSync set, it
-// fsyncs the data file, the info file and the directory, so the bytes and
-// both directory entries survive a power loss. It fails with an error
+// fdatasyncs the data file and the info file and fsyncs the directory (or
+// waits for an fsync of it that started after FinishUpload was called), so
+// the bytes, the record and both directory entries survive a power loss. It fails with an error
 // wrapping tus.ErrNotFound if the data file is gone, with one wrapping
 // tus.ErrCorruptUpload if the upload's record is damaged, and with one
 // wrapping tus.ErrInsufficientStorage if an fsync reports a full disk
@@ -332,14 +333,17 @@ func (u *upload) FinishUpload(ctx context.Context) error {
 		}
 		return nil
 	}
-	// The three fsyncs run at once: the file system can then commit them
-	// together (one journal commit on ext4 and XFS instead of three).
+	// The three syncs run at once: the file system can then commit them
+	// together (one journal commit on ext4 and XFS instead of three). The
+	// files need fdatasync only: their content and size, not their times.
+	// The directory's fsync is shared with the uploads finishing at the
+	// same time (see dirSyncer).
 	var dataErr, infoErr error
 	var wg sync.WaitGroup
 	wg.Add(2)
 	go func() { defer wg.Done(); dataErr = syncFile(u.dataPath) }()
 	go func() { defer wg.Done(); infoErr = syncFile(u.infoPath) }()
-	dirErr := syncDir(u.store.dir)
+	dirErr := u.store.dirs.syncDir()
 	wg.Wait()
 	for _, err := range []error{dataErr, infoErr, dirErr} {
 		if err != nil {

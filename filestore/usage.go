@@ -48,7 +48,7 @@ func (s *FileStore) uploadUsage(id string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	raw, err := os.ReadFile(s.infoPath(id))
+	raw, err := readFile(s.infoPath(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, nil
 	}

@@ -184,17 +184,26 @@ func (p *partBuffer) ReadAt(b []byte, off int64) (int, error) {
 		}
 		return k, err
 	}
+	return readBlocks(p.blocks, p.n, b, off)
+}
+
+// readBlocks implements io.ReaderAt over the n bytes held in blocks, laid
+// end to end, for an off below n.
+func readBlocks(blocks []*[blockSize]byte, n int64, b []byte, off int64) (int, error) {
+	if off >= n {
+		return 0, io.EOF
+	}
 	total := 0
-	for len(b) > 0 && off < p.n {
-		blk := p.blocks[off/blockSize]
+	for len(b) > 0 && off < n {
+		blk := blocks[off/blockSize]
 		at := off % blockSize
-		end := min(int64(blockSize), at+(p.n-off))
+		end := min(int64(blockSize), at+(n-off))
 		k := copy(b, blk[at:end])
 		b = b[k:]
 		off += int64(k)
 		total += k
 	}
-	if off == p.n {
+	if off == n {
 		return total, io.EOF
 	}
 	return total, nil

@@ -197,11 +197,18 @@ func (u *upload) resolveBefore(ctx context.Context, limit int) error {
 		if err := u.neutralize(ctx, n+1); err != nil {
 			return err
 		}
-		pieces, err := u.s.segmentPieces(ctx, segs)
+		freeSlot, err := u.s.compact.slot(ctx) // a whole part in memory: see compactions
 		if err != nil {
 			return err
 		}
+		pieces, release, err := u.s.segmentPieces(ctx, segs)
+		if err != nil {
+			freeSlot()
+			return err
+		}
 		p, err := u.uploadPart(ctx, n, newSections(pieces...))
+		release()
+		freeSlot()
 		if err != nil {
 			return err
 		}
@@ -256,11 +263,12 @@ func (u *upload) compactLater(ctx context.Context, n int) error {
 	s.compact.start(doc.ID, job, func() {
 		bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), jobTimeout)
 		defer cancel()
-		pieces, err := s.segmentPieces(bg, job.segs)
+		pieces, release, err := s.segmentPieces(bg, job.segs)
 		sent := false
 		if err == nil {
 			sent = true
 			job.p, err = (&upload{s: s, doc: doc}).uploadPart(bg, n, newSections(pieces...))
+			release()
 		}
 		if err != nil {
 			job.err = err

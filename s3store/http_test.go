@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -110,17 +111,26 @@ func TestHTTPRejectedChunks(t *testing.T) {
 }
 
 // TestSDKRetriesThrottling puts a proxy in front of the server that answers
-// the first attempts of every part upload with 503 SlowDown: the SDK's
+// the first attempt of every part upload with 503 SlowDown: the SDK's
 // retryer sends them again (the part bodies are seekable) and the upload is
 // exact.
 func TestSDKRetriesThrottling(t *testing.T) {
 	forEachServer(t, s3store.Options{}, func(t *testing.T, e *env) {
 		target, err := url.Parse(e.srv.Endpoint)
 		require.NoError(t, err)
-		var throttled, seen atomic.Int64
+		var throttled atomic.Int64
+		var mu sync.Mutex
+		first := map[string]bool{} // part numbers whose first attempt was throttled
 		proxy := httputil.NewSingleHostReverseProxy(target)
 		front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Method == http.MethodPut && r.URL.Query().Has("partNumber") && seen.Add(1)%2 == 1 {
+			q := r.URL.Query()
+			mu.Lock()
+			throttle := r.Method == http.MethodPut && q.Has("partNumber") && !first[q.Get("uploadId")+"/"+q.Get("partNumber")]
+			if throttle {
+				first[q.Get("uploadId")+"/"+q.Get("partNumber")] = true
+			}
+			mu.Unlock()
+			if throttle {
 				throttled.Add(1)
 				_, _ = io.Copy(io.Discard, r.Body)
 				w.Header().Set("Content-Type", "application/xml")

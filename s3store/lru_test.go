@@ -31,3 +31,32 @@ func TestLRUDropsLeastRecentlyUsedByWeight(t *testing.T) {
 		t.Errorf("after drop: weight %d, %d entries", c.weight, c.order.Len())
 	}
 }
+
+// TestLRUOnDrop: every value put reaches onDrop exactly once, whether it is
+// dropped, replaced, evicted or refused, and none is passed while kept.
+func TestLRUOnDrop(t *testing.T) {
+	c := newLRU[int](10)
+	dropped := map[int]int{}
+	c.onDrop = func(v int) { dropped[v]++ }
+	c.put("a", 1, 4)
+	c.put("b", 2, 4)
+	c.put("a", 3, 4) // replaces 1
+	c.put("c", 4, 4) // evicts b (2)
+	c.put("d", 5, 11)
+	c.drop("c")
+	want := map[int]int{1: 1, 2: 1, 5: 1, 4: 1}
+	if len(dropped) != len(want) {
+		t.Fatalf("dropped %v, want %v", dropped, want)
+	}
+	for v, n := range want {
+		if dropped[v] != n {
+			t.Errorf("value %d dropped %d times, want %d", v, dropped[v], n)
+		}
+	}
+	if _, ok := c.getIf("a", func(v int) bool { return v == 1 }); ok {
+		t.Error("getIf accepted a value its check refused")
+	}
+	if v, ok := c.getIf("a", func(v int) bool { return v == 3 }); !ok || v != 3 {
+		t.Errorf("getIf = %d, %v; want 3, true", v, ok)
+	}
+}

@@ -103,7 +103,7 @@ func New(api S3API, opts Options) (*Store, error) {
 		api:     &meteredAPI{api: api, observe: o.ObserveCall, callTimeout: o.CallTimeout, partTimeout: o.PartTimeout, stats: map[string]OpStats{}},
 		opts:    o,
 		bufs:    bufs,
-		tails:   newTailCache(o.TailCacheBytes),
+		tails:   newTailCache(o.TailCacheBytes, &bufs.pool),
 		infos:   newInfoCache(4096),
 		compact: newCompactions(opts.ConcurrentPartUploads),
 		owned:   newOwnedStates(64 << 20),

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -21,38 +23,133 @@ const mergeFanout = 16
 // total size, so that the PATCH which completes a part does not download
 // them again. Entries are found by key and must match the object's ETag: a
 // key can come back with other bytes when an upload ID is used again.
-type tailCache struct{ lru *lru[tailEntry] }
-
-type tailEntry struct {
-	etag string
-	b    []byte
+type tailCache struct {
+	lru  *lru[*tailBytes]
+	pool *sync.Pool // of *[blockSize]byte, shared with the part buffers
 }
 
-func newTailCache(max int64) *tailCache { return &tailCache{lru: newLRU[tailEntry](max)} }
+// pooledTailMin is the size from which the cached copy of a tail object the
+// store writes is kept in blocks of the block pool rather than in a slice
+// of its own. Smaller ones would hold a whole block for a few bytes.
+const pooledTailMin = blockSize / 2
 
-func (c *tailCache) get(key, etag string) ([]byte, bool) {
-	e, ok := c.lru.get(key)
-	if !ok || etag == "" || e.etag != etag {
+// tailBytes holds the cached bytes of one tail object: in blocks of the
+// store's block pool when the store wrote them and they are at least
+// pooledTailMin long, so that they go back to the pool, for the next part
+// buffer or tail, once the cache has let them go and no reader holds them
+// (a PATCH of a MiB then leaves nothing to collect); else in one slice.
+// refs counts the cache's reference and each reader's.
+type tailBytes struct {
+	etag   string
+	b      []byte             // the bytes, when not pooled
+	blocks []*[blockSize]byte // the bytes, when pooled
+	n      int64
+	refs   atomic.Int32
+	pool   *sync.Pool // where blocks go back; nil when not pooled
+	// recycled is set when the blocks went back to the pool (for tests).
+	recycled bool
+}
+
+// ReadAt implements io.ReaderAt over the bytes. It must only be called
+// while the caller holds a reference.
+func (t *tailBytes) ReadAt(p []byte, off int64) (int, error) {
+	if t.pool == nil {
+		return bytesAt(t.b).ReadAt(p, off)
+	}
+	return readBlocks(t.blocks, t.n, p, off)
+}
+
+// weight is the memory t holds, which the cache counts.
+func (t *tailBytes) weight() int64 {
+	if t.pool == nil {
+		return t.n
+	}
+	return int64(len(t.blocks)) * blockSize
+}
+
+// unref gives back a reference; the last one returns the blocks to the pool.
+// t.blocks is left as it is: an HTTP transport may still read a request
+// body after the request returned (of a request that failed early), like
+// a part buffer's, and must then read stale bytes into a failed request,
+// not crash.
+func (t *tailBytes) unref() {
+	if t.refs.Add(-1) == 0 && t.pool != nil {
+		for _, blk := range t.blocks {
+			t.pool.Put(blk)
+		}
+		t.recycled = true
+	}
+}
+
+func newTailCache(max int64, pool *sync.Pool) *tailCache {
+	c := &tailCache{lru: newLRU[*tailBytes](max), pool: pool}
+	c.lru.onDrop = (*tailBytes).unref
+	return c
+}
+
+// get returns the cached bytes of key if they are those of ETag etag, with a
+// reference that the caller gives back with unref once it has read them.
+func (c *tailCache) get(key, etag string) (*tailBytes, bool) {
+	if etag == "" {
 		return nil, false
 	}
-	return e.b, true
+	return c.lru.getIf(key, func(t *tailBytes) bool {
+		if t.etag != etag {
+			return false
+		}
+		t.refs.Add(1)
+		return true
+	})
+}
+
+// copyOf returns a copy of the n bytes of r for the cache, with one
+// reference, in pooled blocks if n is at least pooledTailMin.
+func (c *tailCache) copyOf(r io.Reader, n int64) (*tailBytes, error) {
+	t := &tailBytes{n: n}
+	t.refs.Store(1)
+	if n < pooledTailMin {
+		t.b = make([]byte, n)
+		if _, err := io.ReadFull(r, t.b); err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	t.pool = c.pool
+	for left := n; left > 0; left -= blockSize {
+		blk := c.pool.Get().(*[blockSize]byte)
+		t.blocks = append(t.blocks, blk)
+		if _, err := io.ReadFull(r, blk[:min(left, blockSize)]); err != nil {
+			t.unref()
+			return nil, err
+		}
+	}
+	return t, nil
 }
 
 // fits reports whether n bytes can be cached at all.
-func (c *tailCache) fits(n int64) bool { return n <= c.lru.max }
-
-func (c *tailCache) put(key, etag string, b []byte) {
-	if etag != "" {
-		c.lru.put(key, tailEntry{etag: etag, b: b}, int64(len(b)))
+func (c *tailCache) fits(n int64) bool {
+	if n >= pooledTailMin {
+		n = (n + blockSize - 1) / blockSize * blockSize
 	}
+	return n <= c.lru.max
+}
+
+// put caches t, handing the cache the caller's reference to it.
+func (c *tailCache) put(key string, t *tailBytes) {
+	if t.etag == "" {
+		t.unref()
+		return
+	}
+	c.lru.put(key, t, t.weight())
 }
 
 func (c *tailCache) drop(keys ...string) { c.lru.drop(keys...) }
 
-// segmentBytes returns the bytes of tail object g, from the cache or S3.
-func (s *Store) segmentBytes(ctx context.Context, g segment) ([]byte, error) {
-	if b, ok := s.tails.get(g.key, g.etag); ok {
-		return b, nil
+// segmentBytes returns the bytes of tail object g, from the cache or S3,
+// with a reference the caller gives back with unref once it has read them.
+func (s *Store) segmentBytes(ctx context.Context, g segment) (*tailBytes, error) {
+	if t, ok := s.tails.get(g.key, g.etag); ok {
+		return t, nil
 	}
 	out, err := s.api.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.opts.Bucket, Key: aws.String(g.key)})
 	if err != nil {
@@ -66,21 +163,34 @@ func (s *Store) segmentBytes(ctx context.Context, g segment) ([]byte, error) {
 	if n, _ := out.Body.Read(make([]byte, 1)); n > 0 {
 		return nil, fmt.Errorf("s3store: tail object %q is longer than its name says", g.key)
 	}
-	s.tails.put(g.key, aws.ToString(out.ETag), b)
-	return b, nil
+	t := &tailBytes{etag: aws.ToString(out.ETag), b: b, n: int64(len(b))}
+	t.refs.Store(2) // the cache's and the caller's
+	s.tails.put(g.key, t)
+	return t, nil
 }
 
-// segmentPieces returns the bytes of segs as pieces of a part body.
-func (s *Store) segmentPieces(ctx context.Context, segs []segment) ([]piece, error) {
+// segmentPieces returns the bytes of segs as pieces of a part body, and the
+// function that gives back the references to them: call it once the body
+// is no longer read. On failure nothing is held.
+func (s *Store) segmentPieces(ctx context.Context, segs []segment) ([]piece, func(), error) {
 	pieces := make([]piece, 0, len(segs))
-	for _, g := range segs {
-		b, err := s.segmentBytes(ctx, g)
-		if err != nil {
-			return nil, err
+	held := make([]*tailBytes, 0, len(segs))
+	release := func() {
+		for _, t := range held {
+			t.unref()
 		}
-		pieces = append(pieces, piece{r: bytesAt(b), n: int64(len(b))})
+		held = nil
 	}
-	return pieces, nil
+	for _, g := range segs {
+		t, err := s.segmentBytes(ctx, g)
+		if err != nil {
+			release()
+			return nil, nil, err
+		}
+		held = append(held, t)
+		pieces = append(pieces, piece{r: t, n: t.n})
+	}
+	return pieces, release, nil
 }
 
 // putSegment stores body, the bytes [start, end) of upload id, as a tail
@@ -98,10 +208,10 @@ func (s *Store) putSegment(ctx context.Context, id string, start, end int64, lev
 	}
 	g.etag = aws.ToString(out.ETag)
 	if s.tails.fits(end - start) {
-		b := make([]byte, end-start)
 		if _, err := body.Seek(0, io.SeekStart); err == nil {
-			if _, err := io.ReadFull(body, b); err == nil {
-				s.tails.put(g.key, g.etag, b)
+			if t, err := s.tails.copyOf(body, end-start); err == nil {
+				t.etag = g.etag
+				s.tails.put(g.key, t)
 			}
 		}
 	}
@@ -123,10 +233,11 @@ func (u *upload) mergeTail(ctx context.Context, tail []segment) []segment {
 			return tail
 		}
 		run := tail[i:]
-		pieces, err := u.s.segmentPieces(ctx, run)
+		pieces, release, err := u.s.segmentPieces(ctx, run)
 		if err == nil {
 			var g segment
 			g, err = u.s.putSegment(ctx, u.doc.ID, run[0].start, run[len(run)-1].end, level+1, newSections(pieces...))
+			release()
 			if err == nil {
 				keys := make([]string, len(run))
 				for j, r := range run {

@@ -280,18 +280,19 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 	// after responses), so that many uploads short of buffers at once do
 	// not each hold a part. A slot holder waits for nothing else, so
 	// waiting for one cannot deadlock.
-	release := func() {}
+	freeSlot := func() {}
 	if len(prefix) > 0 {
 		var err error
-		if release, err = w.u.s.compact.slot(ctx); err != nil {
+		if freeSlot, err = w.u.s.compact.slot(ctx); err != nil {
 			return err
 		}
 	}
-	pieces, err := w.u.s.segmentPieces(ctx, prefix)
+	pieces, freePieces, err := w.u.s.segmentPieces(ctx, prefix)
 	if err != nil {
-		release()
+		freeSlot()
 		return err
 	}
+	release := func() { freePieces(); freeSlot() }
 	body := newSections(append(pieces, piece{r: cur, n: cur.Len()})...)
 	w.prefixOf[k] = prefix
 	w.inflight++
@@ -492,10 +493,18 @@ func (u *upload) uploadLast(ctx context.Context, cur *partBuffer) error {
 		return err
 	}
 	k := len(u.chain) + 1
-	pieces, err := u.s.segmentPieces(ctx, u.tail)
+	if len(u.tail) > 0 {
+		freeSlot, err := u.s.compact.slot(ctx) // up to a part in memory: see compactions
+		if err != nil {
+			return err
+		}
+		defer freeSlot()
+	}
+	pieces, release, err := u.s.segmentPieces(ctx, u.tail)
 	if err != nil {
 		return err
 	}
+	defer release()
 	if cur != nil {
 		pieces = append(pieces, piece{r: cur, n: cur.Len()})
 	}

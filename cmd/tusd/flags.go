@@ -17,6 +17,7 @@ import (
 	"github.com/tusgo/tus"
 	"github.com/tusgo/tus/filestore"
 	"github.com/tusgo/tus/hooks"
+	"github.com/tusgo/tus/s3store"
 )
 
 // options are the command-line settings.
@@ -215,7 +216,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.s3.partSize, "s3-part-size", 0, "preferred size of an S3 part, in `bytes` (0: 16 MiB)")
 	fs.Int64Var(&o.s3.minPartSize, "s3-min-part-size", 0, "smallest part the S3 service accepts but for the last, in `bytes` (0: 5 MiB)")
 	fs.IntVar(&o.s3.maxParts, "s3-max-parts", 0, "most parts the S3 service allows in one multipart upload (0: 10000)")
-	fs.IntVar(&o.s3.concurrentPartUploads, "s3-concurrent-part-uploads", 0, "parts one request uploads to S3 at the same time (0: 4)")
+	fs.IntVar(&o.s3.concurrentPartUploads, "s3-concurrent-part-uploads", 0, fmt.Sprintf("parts one request uploads to S3 at the same time (0: %d)", s3store.DefaultConcurrentPartUploads))
 	fs.BoolVar(&o.s3.disablePartCopy, "s3-disable-part-copy", false, "concatenate uploads by streaming them instead of UploadPartCopy")
 	fs.BoolVar(&o.s3.disableContentHashes, "s3-disable-content-hashes", false, "send upload bytes to S3 without a SHA-256 in the signature, to save CPU (the CRC32 checksum still guards them; use with HTTPS)")
 	fs.DurationVar(&o.s3.callTimeout, "s3-call-timeout", 0, "time limit of each S3 call without upload bytes, retries included; the request then answers 503 with Retry-After (0: 15s)")
