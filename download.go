@@ -1,8 +1,9 @@
 package tus
 
 import (
+	"io"
 	"mime"
-
+	"net/http"
 	"strings"
 )
 
@@ -38,10 +39,67 @@ func (h *Handler) download(q *request) {
 	hdr.Set("Content-Disposition", contentDisposition(inline, info.MetaData))
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Content-Security-Policy", "default-src 'none'; sandbox")
-	if err := h.composer.ContentServer.AsServableUpload(up).ServeContent(q.ctx(), q.w, q.r); err != nil {
+	sw := &servingWriter{ResponseWriter: q.w}
+	if err := h.composer.ContentServer.AsServableUpload(up).ServeContent(q.ctx(), sw, q.r); err != nil {
+		if sw.started {
+			// The status and maybe some content are sent: an error message
+			// now would be taken for content. Returning cuts the response
+			// short of its Content-Length (net/http then closes the
+			// connection), which the client sees as a failed download.
+			h.logError(q, err)
+			return
+		}
 		h.fail(q, err)
 	}
 }
+
+// servingWriter is the http.ResponseWriter of a store's ServeContent: it
+// records whether the response has begun, so that a failure afterwards is
+// not answered with an error message inside the content. It passes
+// ReadFrom (sendfile) and Flush through, and others by Unwrap
+// (http.ResponseController).
+type servingWriter struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (w *servingWriter) WriteHeader(status int) {
+	// 1xx answers are informational: the response proper is still to come.
+	if status >= 200 {
+		w.started = true
+	}
+	w.ResponseWriter.WriteHeader(status)
+}
+
+func (w *servingWriter) Write(b []byte) (int, error) {
+	w.started = true
+	return w.ResponseWriter.Write(b)
+}
+
+// ReadFrom copies r to the response with the underlying writer's ReadFrom
+// where it has one (sendfile for files).
+func (w *servingWriter) ReadFrom(r io.Reader) (int64, error) {
+	w.started = true
+	if rf, ok := w.ResponseWriter.(io.ReaderFrom); ok {
+		return rf.ReadFrom(r)
+	}
+	return io.Copy(writerOnly{w.ResponseWriter}, r)
+}
+
+// Flush sends what is buffered, if the underlying writer can.
+func (w *servingWriter) Flush() {
+	w.started = true
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// Unwrap returns the underlying writer, for http.ResponseController.
+func (w *servingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// writerOnly hides every method of a writer but Write, so io.Copy does not
+// call ReadFrom back.
+type writerOnly struct{ io.Writer }
 
 // inlineTypes are the media types a browser may show inline: none of them
 // can run script in our origin.

@@ -128,6 +128,29 @@ func TestGetServeContentFails(t *testing.T) {
 	notContains(t, "body", w.Body.String(), "bucket")
 }
 
+// A store whose ServeContent fails after the response has begun: the
+// handler sends no error message, which the client would take for
+// content; the response stays short of its Content-Length.
+func TestGetServeContentFailsMidway(t *testing.T) {
+	e := newMockEnv(t, withContent)
+	up := e.upload(tus.FileInfo{ID: "up1", Size: 7, Offset: 7})
+	su := NewMockServableUpload(e.ctrl)
+	e.content.EXPECT().AsServableUpload(up).Return(su)
+	su.EXPECT().ServeContent(gomock.Any(), gomock.Any(), gomock.Any()).DoAndReturn(
+		func(_ context.Context, w http.ResponseWriter, _ *http.Request) error {
+			w.Header().Set("Content-Length", "7")
+			w.WriteHeader(http.StatusOK)
+			if _, err := w.Write([]byte("abc")); err != nil {
+				return err
+			}
+			return tus.ErrUnavailable
+		}).Times(1)
+	w := e.serve(newReq(http.MethodGet, "/up1", nil, nil))
+	eq(t, "status", w.Code, http.StatusOK)
+	eq(t, "body", w.Body.String(), "abc")
+	eq(t, "Content-Length", w.Header().Get("Content-Length"), "7")
+}
+
 // GET of a final upload whose partials finished after its creation
 // concatenates it first (concatenation-unfinished).
 func TestGetConcatenatesPendingFinal(t *testing.T) {

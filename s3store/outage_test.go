@@ -2,15 +2,23 @@ package s3store_test
 
 import (
 	"bytes"
+	"context"
+	"crypto/md5"
+	"encoding/hex"
+	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/stretchr/testify/require"
 	"github.com/tusgo/tus"
@@ -97,30 +105,56 @@ func (h *hookBody) Read(p []byte) (int, error) {
 
 // outageEnv is a tus handler over a store on a private server.
 type outageEnv struct {
-	srv   *s3test.Private
-	base  string
-	store *s3store.Store
-	body  atomic.Pointer[hookBody] // taken by the next PATCH
+	srv      *s3test.Private
+	client   *s3.Client // the server's, without the test's changes
+	bucket   string
+	partSize int64
+	base     string
+	store    *s3store.Store
+	body     atomic.Pointer[hookBody] // taken by the next PATCH
+	log      lockedBuffer             // the handler's and the store's log
+}
+
+// lockedBuffer is a bytes.Buffer safe for concurrent use.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newOutageEnv(t *testing.T, name string, partSize int64, client func(*s3.Client) *s3.Client) *outageEnv {
 	p := s3test.StartPrivate(t, name)
 	c := p.Client(t)
 	bucket := p.NewBucket(t, c)
+	raw := c
 	if client != nil {
 		c = client(c)
 	}
+	o := &outageEnv{srv: p, client: raw, bucket: bucket, partSize: partSize}
+	logger := slog.New(slog.NewTextHandler(&o.log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	store, err := s3store.New(c, s3store.Options{
 		Bucket: bucket, PartSize: partSize,
 		CallTimeout: outageCallTimeout, PartTimeout: outagePartTimeout,
+		Logger: logger,
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = store.Close() })
-	o := &outageEnv{srv: p, store: store}
+	o.store = store
 	composer := tus.NewStoreComposer()
 	store.UseIn(composer)
 	memorylocker.New().UseIn(composer)
-	h, err := tus.NewHandler(tus.Config{StoreComposer: composer, BasePath: "/files/"})
+	h, err := tus.NewHandler(tus.Config{StoreComposer: composer, BasePath: "/files/", Logger: logger})
 	require.NoError(t, err)
 	srv := httptest.NewServer(http.StripPrefix("/files/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPatch {
@@ -177,6 +211,7 @@ func (o *outageEnv) resume(t *testing.T, u string, src []byte, offset, sent int6
 	t.Helper()
 	for attempt := 0; ; attempt++ {
 		off := headOffset(t, u)
+		t.Logf("HEAD: offset %d (the failed request reported %d, %d bytes were sent); %s", off, offset, sent, o.describeParts(t, src))
 		require.GreaterOrEqual(t, off, offset, "offset after the outage lost bytes the failed request reported")
 		require.LessOrEqual(t, off, sent, "offset after the outage counts bytes never sent")
 		res, body := tusRequest(t, http.MethodPatch, u, bytes.NewReader(src[off:]), patchHeaders(off)...)
@@ -187,9 +222,145 @@ func (o *outageEnv) resume(t *testing.T, u string, src []byte, offset, sent int6
 		require.Equal(t, http.StatusNoContent, res.StatusCode, body)
 		break
 	}
-	res, body := tusRequest(t, http.MethodGet, u, nil)
+	// A download may be cut short: the store waits at most CallTimeout
+	// (2 s here) for each read of the object's bytes, which a loaded
+	// machine can exceed. The client sees it (the body ends before its
+	// Content-Length) and downloads again, as a client does; the bytes it
+	// got must be the upload's first ones.
+	res, got, rerr := download(t, u)
+	for attempt := 0; rerr != nil && len(got) < len(src) && bytes.Equal(src[:len(got)], got) && attempt < 3; attempt++ {
+		t.Logf("the download broke off after %d of %d bytes (%v); downloading again", len(got), len(src), rerr)
+		res, got, rerr = download(t, u)
+	}
 	require.Equal(t, http.StatusOK, res.StatusCode)
-	require.True(t, bytes.Equal(src, []byte(body)), "downloaded bytes differ from the upload's")
+	if !bytes.Equal(src, got) {
+		// Tell a download cut short from stored bytes that differ: compare
+		// the object in S3 too.
+		id := u[strings.LastIndexByte(u, '/')+1:]
+		stored := readObject(t, o.client, o.bucket, id)
+		log, _ := os.ReadFile(o.srv.LogPath())
+		t.Fatalf("downloaded bytes differ from the upload's: %s (Content-Length %q, reading the body: %v); the object in S3: %s; the handler's log:\n%s\nthe server's log:\n%s",
+			describeDiff(src, got, o.partSize), res.Header.Get("Content-Length"), rerr, describeDiff(src, stored, o.partSize), o.log.String(), log)
+	}
+	require.NoError(t, rerr, "reading the download")
+}
+
+// download GETs upload u and returns its answer, the bytes read and the
+// error that ended reading them (nil at the end of the body).
+func download(t *testing.T, u string) (*http.Response, []byte, error) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	require.NoError(t, err)
+	req.Header.Set("Tus-Resumable", "1.0.0")
+	res, err := (&http.Client{Timeout: hangGuard}).Do(req)
+	require.NoError(t, err, "GET %s", u)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	return res, b, err
+}
+
+// describeParts lists the parts of the bucket's multipart uploads (number,
+// size, and whether the ETag is the MD5 of the source bytes the part
+// stands for) and its other objects.
+func (o *outageEnv) describeParts(t *testing.T, src []byte) string {
+	t.Helper()
+	ctx := context.Background()
+	var b strings.Builder
+	objs, err := o.client.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &o.bucket})
+	if err != nil {
+		return fmt.Sprintf("listing objects: %v", err)
+	}
+	for _, obj := range objs.Contents {
+		key, ok := strings.CutSuffix(aws.ToString(obj.Key), ".info")
+		if !ok {
+			continue
+		}
+		// By the upload's key: MinIO lists multipart uploads only by it.
+		ups, err := o.client.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &o.bucket, Prefix: &key})
+		if err != nil {
+			fmt.Fprintf(&b, "listing multipart uploads of %s: %v; ", key, err)
+			continue
+		}
+		for _, up := range ups.Uploads {
+			out, err := o.client.ListParts(ctx, &s3.ListPartsInput{Bucket: &o.bucket, Key: up.Key, UploadId: up.UploadId})
+			if err != nil {
+				fmt.Fprintf(&b, "listing parts of %s: %v; ", key, err)
+				continue
+			}
+			fmt.Fprintf(&b, "parts of %s:", key)
+			for _, p := range out.Parts {
+				n, size := int64(aws.ToInt32(p.PartNumber)), aws.ToInt64(p.Size)
+				start := (n - 1) * o.partSize
+				match := "?"
+				if start+size <= int64(len(src)) {
+					sum := md5.Sum(src[start : start+size])
+					match = strconv.FormatBool(strings.Trim(aws.ToString(p.ETag), `"`) == hex.EncodeToString(sum[:]))
+				}
+				fmt.Fprintf(&b, " %d (%d bytes, ETag %s, MD5 of the source's %v)", n, size, aws.ToString(p.ETag), match)
+			}
+			b.WriteString("; ")
+		}
+	}
+	b.WriteString("objects:")
+	for _, obj := range objs.Contents {
+		fmt.Fprintf(&b, " %s (%d bytes)", aws.ToString(obj.Key), aws.ToInt64(obj.Size))
+	}
+	return b.String()
+}
+
+// readObject returns the bytes of object key as S3 holds them, or nil if
+// it cannot be read.
+func readObject(t *testing.T, c *s3.Client, bucket, key string) []byte {
+	t.Helper()
+	out, err := c.GetObject(context.Background(), &s3.GetObjectInput{Bucket: &bucket, Key: &key})
+	if err != nil {
+		t.Logf("reading object %s: %v", key, err)
+		return nil
+	}
+	defer out.Body.Close()
+	b, err := io.ReadAll(out.Body)
+	if err != nil {
+		t.Logf("reading object %s: %v", key, err)
+	}
+	return b
+}
+
+// describeDiff says where got differs from want, in bytes and in parts of
+// partSize bytes: its length, the first differing offset, the extent of the
+// differing bytes they have in common, and the parts that differ.
+func describeDiff(want, got []byte, partSize int64) string {
+	if bytes.Equal(want, got) {
+		return "identical"
+	}
+	common := min(len(want), len(got))
+	first, last := -1, -1
+	var parts []int64
+	for i := 0; i < common; i++ {
+		if want[i] != got[i] {
+			if first < 0 {
+				first = i
+			}
+			last = i
+			if n := int64(i)/partSize + 1; len(parts) == 0 || parts[len(parts)-1] != n {
+				parts = append(parts, n)
+			}
+		}
+	}
+	msg := fmt.Sprintf("%d bytes of %d", len(got), len(want))
+	if first < 0 {
+		msg += fmt.Sprintf(", a prefix: the bytes from %d (part %d, at %d in it) are missing",
+			common, int64(common)/partSize+1, int64(common)%partSize)
+		if len(got) > len(want) {
+			msg = fmt.Sprintf("%d bytes of %d: %d bytes too many at the end", len(got), len(want), len(got)-len(want))
+		}
+		return msg
+	}
+	msg += fmt.Sprintf(", first difference at %d (part %d, at %d in it), differing bytes within [%d, %d] (%d bytes), in parts %v",
+		first, int64(first)/partSize+1, int64(first)%partSize, first, last, last-first+1, parts)
+	if len(got) != len(want) {
+		msg += ", and the lengths differ"
+	}
+	return msg
 }
 
 // TestOutagePaused pauses the S3 server (SIGSTOP: connections are accepted,
@@ -283,6 +454,46 @@ func TestOutageStopsReadingBody(t *testing.T) {
 
 			o.srv.Restart()
 			o.resume(t, u, src, off, read)
+		})
+	}
+}
+
+// TestOutageDuringDownload pauses the S3 server in the middle of a
+// download, longer than the store waits for the object's bytes: the
+// download fails visibly (the client reads fewer bytes than the declared
+// Content-Length), and what it got is the upload's first bytes: no error
+// message or other byte is ever sent as content. Once the server
+// continues, the download is whole.
+func TestOutageDuringDownload(t *testing.T) {
+	for _, name := range s3test.PrivateNames {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			o := newOutageEnv(t, name, 16*mib, nil)
+			// Far more than the socket buffers between the server and the
+			// client hold when the server pauses.
+			src := data(64*mib, 75)
+			u := o.create(t, src, len(src))
+
+			req, err := http.NewRequest(http.MethodGet, u, nil)
+			require.NoError(t, err)
+			req.Header.Set("Tus-Resumable", "1.0.0")
+			res, err := (&http.Client{Timeout: hangGuard}).Do(req)
+			require.NoError(t, err)
+			require.Equal(t, http.StatusOK, res.StatusCode)
+			require.Equal(t, strconv.Itoa(len(src)), res.Header.Get("Content-Length"))
+			hb := &hookBody{ReadCloser: res.Body, at: mib, hook: o.srv.Pause}
+			got, rerr := io.ReadAll(hb)
+			_ = res.Body.Close()
+			o.srv.Resume()
+			t.Logf("the download stopped after %d of %d bytes: %v", len(got), len(src), rerr)
+			require.Error(t, rerr, "a download cut short must fail")
+			require.Less(t, len(got), len(src))
+			require.True(t, bytes.Equal(src[:len(got)], got), "the bytes of a failed download: %s", describeDiff(src[:len(got)], got, o.partSize))
+
+			res2, got, rerr := download(t, u)
+			require.Equal(t, http.StatusOK, res2.StatusCode)
+			require.NoError(t, rerr)
+			require.True(t, bytes.Equal(src, got), "download after the outage: %s", describeDiff(src, got, o.partSize))
 		})
 	}
 }

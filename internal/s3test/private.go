@@ -215,6 +215,9 @@ func (p *Private) NewBucket(t testing.TB, c *s3.Client) string {
 	return b
 }
 
+// LogPath returns the file that holds the server's output, of every start.
+func (p *Private) LogPath() string { return filepath.Join(p.dir, "server.log") }
+
 // Restart starts a stopped server again on the same address with the same
 // data.
 func (p *Private) Restart() {
