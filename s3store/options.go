@@ -29,9 +29,9 @@ const (
 	// raise ConcurrentPartUploads (and MaxBufferedBytes) there.
 	DefaultConcurrentPartUploads = 2
 	// DefaultMaxBufferedBytes is the store-wide budget for part buffers:
-	// room for two large PATCHes' part uploads at once
-	// (DefaultConcurrentPartUploads+1 parts of 16 MiB each would be 48
-	// MiB). More concurrent bodies share it, the rest of their bytes going
+	// room for one large PATCH's part uploads at full speed
+	// (DefaultConcurrentPartUploads+1 parts of 16 MiB: 48 MiB), and some
+	// to spare. More concurrent bodies share it, the rest of their bytes going
 	// to tail objects: tusbench's 100 uploads of 16 MiB at once peaked at
 	// 363 MiB RSS with it, 757 MiB with 256 MiB.
 	DefaultMaxBufferedBytes = 64 << 20
