@@ -44,7 +44,6 @@ type compactions struct {
 	mu     sync.Mutex
 	jobs   map[string][]*compactJob // by upload ID: running ones and the last
 	closed bool
-	quit   chan struct{} // closed by close: jobs still waiting for a slot give up
 	slots  chan struct{}
 	wg     sync.WaitGroup
 }
@@ -52,12 +51,8 @@ type compactions struct {
 // newCompactions returns the jobs of a store that runs at most running at
 // once.
 func newCompactions(running int) *compactions {
-	return &compactions{jobs: map[string][]*compactJob{}, quit: make(chan struct{}), slots: make(chan struct{}, max(running, 1))}
+	return &compactions{jobs: map[string][]*compactJob{}, slots: make(chan struct{}, max(running, 1))}
 }
-
-// errCompactionQuit is the error of a job that the store's Close stopped
-// before it ran; the next request that needs the part uploads it.
-var errCompactionQuit = errors.New("s3store: the store closed before the part upload ran")
 
 // get returns the latest job for id, running or done, or nil.
 func (c *compactions) get(id string) *compactJob {
@@ -106,12 +101,7 @@ func (c *compactions) start(id string, job *compactJob, run func()) bool {
 	go func() {
 		defer c.wg.Done()
 		defer close(job.done)
-		select {
-		case c.slots <- struct{}{}:
-		case <-c.quit:
-			job.err = errCompactionQuit
-			return
-		}
+		c.slots <- struct{}{} // the jobs before it end within jobTimeout
 		defer func() { <-c.slots }()
 		run()
 	}()
@@ -141,10 +131,7 @@ func finished(j *compactJob) bool {
 // close stops new jobs and waits for the running ones.
 func (c *compactions) close() {
 	c.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		close(c.quit)
-	}
+	c.closed = true
 	c.mu.Unlock()
 	c.wg.Wait()
 }
