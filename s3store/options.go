@@ -89,9 +89,11 @@ type Options struct {
 	// object and then waits, so no request waits while holding buffers and
 	// memory never grows with the size or number of uploads.
 	//
-	// Part uploads that run after a response (see WriteChunk) read their
-	// bytes from the tail cache or from S3 and are not counted here: at
-	// most one part per upload at a time.
+	// Parts uploaded from tail objects (after a response, see WriteChunk,
+	// or by a request that spilled its bytes to tail objects) read those
+	// bytes from the tail cache or from S3 and are not counted here; at
+	// most ConcurrentPartUploads such parts are in memory at once,
+	// store-wide.
 	MaxBufferedBytes int64
 	// TempDir, if set, makes part buffers temporary files in this directory
 	// instead of memory. The files have no name while in use, so nothing is
