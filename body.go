@@ -25,10 +25,11 @@ import (
 // those of the read in progress: when the store asks for more, it has
 // taken the bytes before.
 type bodyReader struct {
-	body  io.Reader
-	rc    *http.ResponseController
-	limit int64 // bytes the upload may still take; -1 for no limit
-	read  int64 // bytes returned so far
+	body   io.Reader
+	rc     *http.ResponseController
+	limit  int64 // bytes the upload may still take; -1 for no limit
+	length int64 // the body's declared length (Content-Length); -1 if not known
+	read   int64 // bytes returned so far
 
 	timeout time.Duration
 	// The minimum transfer rate: need bytes in every window of time spent
@@ -76,6 +77,7 @@ func newBodyReader(w http.ResponseWriter, r *http.Request, limit int64, timeout 
 		body:    r.Body,
 		rc:      http.NewResponseController(w),
 		limit:   limit,
+		length:  r.ContentLength,
 		timeout: timeout,
 		slack:   timeout / 16,
 		born:    time.Now(),
@@ -102,6 +104,19 @@ func (b *bodyReader) setMinRate(rate int64, window time.Duration) {
 	if b.slack <= 0 || window/16 < b.slack {
 		b.slack = window / 16
 	}
+}
+
+// Remaining implements RemainingReader: the bytes the upload may still take
+// or those the body declared, whichever is fewer.
+func (b *bodyReader) Remaining() int64 {
+	n := int64(-1)
+	if b.limit >= 0 {
+		n = b.limit - b.read
+	}
+	if b.length >= 0 && (n < 0 || b.length-b.read < n) {
+		n = b.length - b.read
+	}
+	return max(n, -1)
 }
 
 // Read reads from the body, translating deadline and interruption errors

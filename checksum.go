@@ -130,6 +130,14 @@ func newVerifyingReader(body io.Reader, r *http.Request) (io.Reader, error) {
 	return body, nil
 }
 
+// Remaining implements RemainingReader for the body it reads.
+func (v *verifyingReader) Remaining() int64 {
+	if r, ok := v.r.(RemainingReader); ok {
+		return r.Remaining()
+	}
+	return -1
+}
+
 func (v *verifyingReader) Read(p []byte) (int, error) {
 	n, err := v.r.Read(p)
 	if n > 0 {

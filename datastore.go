@@ -78,6 +78,19 @@ type DataStore interface {
 	GetUpload(ctx context.Context, id string) (Upload, error)
 }
 
+// RemainingReader is a reader that knows the most bytes it can still return:
+// the reader the handler gives Upload.WriteChunk is one. Remaining is a
+// bound, not a promise: the body may end early or break off, and a store
+// must still read to io.EOF or an error. A wrapper of a RemainingReader
+// should forward Remaining.
+type RemainingReader interface {
+	io.Reader
+	// Remaining returns the most bytes later Reads return, or -1 if the
+	// reader does not know (a body of unknown length, and an upload whose
+	// length is deferred).
+	Remaining() int64
+}
+
 // Upload is one upload inside a DataStore. An Upload value is used by one
 // request at a time; the handler serialises writers with a Locker.
 type Upload interface {
@@ -92,6 +105,9 @@ type Upload interface {
 	// there), with one exception: if the error matches ErrDiscardChunk
 	// (errors.Is), the chunk is refused whole and none of its bytes may be
 	// kept; WriteChunk then returns 0 and that error.
+	//
+	// The handler's src implements RemainingReader, which a store may use
+	// to size its buffers.
 	WriteChunk(ctx context.Context, offset int64, src io.Reader) (int64, error)
 	// FinishUpload is called once every byte has been written. When it
 	// returns, the upload's bytes are durable and complete.

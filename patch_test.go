@@ -1,10 +1,13 @@
 package tus_test
 
 import (
+	"crypto/sha1"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -270,6 +273,59 @@ func TestPatchOnCompleteUploadDoesNotFinishAgain(t *testing.T) {
 				t.Errorf("got a second %s event for an upload that was already complete", ev.Type)
 			default:
 			}
+		})
+	}
+}
+
+// TestPatchBodyRemaining: the reader WriteChunk gets is a
+// tus.RemainingReader that bounds what is still to come by the declared
+// body length and by the room left in the upload, also through checksum
+// verification, and knows nothing of a chunked body on a deferred length.
+func TestPatchBodyRemaining(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		info     tus.FileInfo
+		body     string
+		chunked  bool
+		checksum bool
+		want     [2]int64 // before any read, after reading 2 bytes
+	}{
+		{name: "content length", info: tus.FileInfo{ID: "up1", Size: 10, Offset: 3}, body: "abcd", want: [2]int64{4, 2}},
+		{name: "room in the upload", info: tus.FileInfo{ID: "up1", Size: 10, Offset: 3}, body: "abcd", chunked: true, want: [2]int64{7, 5}},
+		{name: "checksum", info: tus.FileInfo{ID: "up1", Size: 10, Offset: 3}, body: "abcd", checksum: true, want: [2]int64{4, 2}},
+		{name: "deferred length", info: tus.FileInfo{ID: "up1", SizeIsDeferred: true}, body: "abcd", chunked: true, want: [2]int64{-1, -1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newMockEnv(t, withDeferrer)
+			up := e.upload(tc.info)
+			var got [2]int64
+			up.EXPECT().WriteChunk(gomock.Any(), tc.info.Offset, gomock.Any()).DoAndReturn(
+				func(_ any, _ int64, src io.Reader) (int64, error) {
+					r, ok := src.(tus.RemainingReader)
+					if !ok {
+						t.Fatalf("WriteChunk got a %T, not a tus.RemainingReader", src)
+					}
+					got[0] = r.Remaining()
+					b := make([]byte, 2)
+					_, err := io.ReadFull(src, b)
+					noErr(t, err)
+					got[1] = r.Remaining()
+					rest, err := io.ReadAll(src)
+					noErr(t, err)
+					return int64(2 + len(rest)), nil
+				})
+			h := hdr{"Content-Type": octet, "Upload-Offset": strconv.FormatInt(tc.info.Offset, 10)}
+			if tc.checksum {
+				sum := sha1.Sum([]byte(tc.body))
+				h["Upload-Checksum"] = "sha1 " + base64.StdEncoding.EncodeToString(sum[:])
+			}
+			r := newReq(http.MethodPatch, "/up1", strings.NewReader(tc.body), h)
+			if tc.chunked {
+				r.ContentLength = -1
+			}
+			w := e.serve(r)
+			eq(t, "status", w.Code, http.StatusNoContent)
+			eq(t, "Remaining before and after 2 bytes", got, tc.want)
 		})
 	}
 }

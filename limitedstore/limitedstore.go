@@ -315,6 +315,17 @@ type limitReader struct {
 	done     error // what every further Read returns
 }
 
+// Remaining implements tus.RemainingReader for the reader it wraps.
+func (r *limitReader) Remaining() int64 {
+	if r.done != nil {
+		return 0
+	}
+	if rr, ok := r.src.(tus.RemainingReader); ok {
+		return rr.Remaining()
+	}
+	return -1
+}
+
 func (r *limitReader) Read(p []byte) (int, error) {
 	if r.done != nil {
 		return 0, r.done

@@ -8,63 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // blockSize is the unit in which part buffers take memory (or disk) from the
 // store's budget, so a buffer holds only what it has read.
 const blockSize = 1 << 20
-
-// budget is a counting semaphore of bytes shared by every request of a store.
-type budget struct {
-	mu      sync.Mutex
-	free    int64
-	waiters []chan struct{} // woken (closed) whenever bytes are returned
-}
-
-func newBudget(n int64) *budget { return &budget{free: n} }
-
-// tryAcquire takes n bytes if they are free.
-func (b *budget) tryAcquire(n int64) bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.free >= n {
-		b.free -= n
-		return true
-	}
-	return false
-}
-
-// acquire takes n bytes, waiting until they are free or ctx ends.
-func (b *budget) acquire(ctx context.Context, n int64) error {
-	for {
-		b.mu.Lock()
-		if b.free >= n {
-			b.free -= n
-			b.mu.Unlock()
-			return nil
-		}
-		ch := make(chan struct{})
-		b.waiters = append(b.waiters, ch)
-		b.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-}
-
-// release returns n bytes and wakes every waiter to try again.
-func (b *budget) release(n int64) {
-	b.mu.Lock()
-	b.free += n
-	ws := b.waiters
-	b.waiters = nil
-	b.mu.Unlock()
-	for _, ch := range ws {
-		close(ch)
-	}
-}
 
 // buffers hands out part buffers backed by memory blocks or, with a
 // directory, by unnamed temporary files.
@@ -93,23 +42,68 @@ func newBuffers(limit int64, dir string) (*buffers, error) {
 	return b, nil
 }
 
-// partBuffer holds bytes of one part in the order they arrive. It takes
-// budget block by block as it grows and returns it on release.
+// partBuffer holds bytes of one part in the order they arrive. It holds
+// budget (taken with reserve or grow, in whole blocks) for the bytes it may
+// take, and memory blocks only for those it holds: a block comes from the
+// pool when the first byte is read into it.
+//
+// One request uses a buffer; the budget may shrink its reservation from
+// another goroutine (see shrink), so what both touch is under mu.
 type partBuffer struct {
-	bufs   *buffers
-	blocks []*[blockSize]byte
-	file   *os.File
-	n      int64 // bytes held
-	taken  int64 // budget held
+	bufs    *buffers
+	file    *os.File
+	scratch []byte // what a Read fills before it goes to file
+
+	mu         sync.Mutex
+	blocks     []*[blockSize]byte
+	n          int64     // bytes held
+	taken      int64     // budget held
+	reading    int64     // room a Read in progress may fill
+	reservedAt time.Time // when reserve last took budget
 }
 
 func (b *buffers) newPart() *partBuffer { return &partBuffer{bufs: b} }
 
 // Len returns the number of bytes held.
-func (p *partBuffer) Len() int64 { return p.n }
+func (p *partBuffer) Len() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
+}
 
 // room reports whether the buffer can take more bytes without more budget.
-func (p *partBuffer) room() int64 { return p.taken - p.n }
+func (p *partBuffer) room() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.taken - p.n
+}
+
+// holds reports whether the buffer holds budget.
+func (p *partBuffer) holds() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.taken > 0
+}
+
+// reserve takes budget for n more bytes, rounded up to whole blocks and
+// capped at the store's whole budget, waiting in line for it. The room it
+// has not begun to fill may be reclaimed after reclaimAfter (see shrink).
+func (p *partBuffer) reserve(ctx context.Context, n int64) error {
+	b := p.bufs.budget
+	want := min(max(ceilDiv(n, blockSize), 1)*blockSize, b.total/blockSize*blockSize)
+	if want <= 0 {
+		want = blockSize
+	}
+	if err := b.acquire(ctx, want); err != nil {
+		return err
+	}
+	p.mu.Lock()
+	p.taken += want
+	p.reservedAt = time.Now()
+	p.mu.Unlock()
+	b.register(p)
+	return nil
+}
 
 // grow takes one more block of budget, without waiting if wait is false.
 func (p *partBuffer) grow(ctx context.Context, wait bool) (bool, error) {
@@ -120,43 +114,70 @@ func (p *partBuffer) grow(ctx context.Context, wait bool) (bool, error) {
 	} else if !p.bufs.budget.tryAcquire(blockSize) {
 		return false, nil
 	}
+	p.mu.Lock()
 	p.taken += blockSize
-	if p.bufs.dir == "" {
-		p.blocks = append(p.blocks, p.bufs.pool.Get().(*[blockSize]byte))
-	}
+	p.mu.Unlock()
 	return true, nil
 }
 
-// readFrom reads from r into the buffer's room, at most max bytes, until the
-// room is full, max is reached, or r fails (io.EOF included).
-func (p *partBuffer) readFrom(r io.Reader, max int64) (int64, error) {
-	var total int64
-	for total < max && p.room() > 0 {
-		want := min(max-total, p.room())
-		var dst []byte
-		if p.bufs.dir == "" {
-			blk := p.blocks[p.n/blockSize]
-			at := p.n % blockSize
-			dst = blk[at : at+min(want, blockSize-at)]
-		} else {
-			dst = make([]byte, min(want, 256<<10))
-		}
-		k, err := r.Read(dst)
-		if k > 0 && p.bufs.dir != "" {
-			if werr := p.writeFile(dst[:k]); werr != nil {
-				return total, werr
-			}
-		}
-		p.n += int64(k)
-		total += int64(k)
-		if err != nil {
-			return total, err
-		}
+// shrink implements reclaimable: if the buffer reserved its budget more
+// than age ago, it keeps only the blocks it holds bytes in or is reading
+// into, and gives the rest back.
+func (p *partBuffer) shrink(age time.Duration) int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.taken == 0 || time.Since(p.reservedAt) <= age {
+		return 0
 	}
-	return total, nil
+	keep := max(ceilDiv(p.n+p.reading, blockSize)*blockSize, int64(len(p.blocks))*blockSize)
+	if p.taken <= keep {
+		return 0
+	}
+	freed := p.taken - keep
+	p.taken = keep
+	return freed
 }
 
-func (p *partBuffer) writeFile(b []byte) error {
+// readFrom makes one Read of r into the buffer's room, of at most max
+// bytes. It reads nothing if the buffer has no room.
+func (p *partBuffer) readFrom(r io.Reader, max int64) (int64, error) {
+	p.mu.Lock()
+	want := min(max, p.taken-p.n)
+	if want <= 0 {
+		p.mu.Unlock()
+		return 0, nil
+	}
+	var dst []byte
+	if p.bufs.dir == "" {
+		i := int(p.n / blockSize)
+		if i == len(p.blocks) {
+			p.blocks = append(p.blocks, p.bufs.pool.Get().(*[blockSize]byte))
+		}
+		at := p.n % blockSize
+		dst = p.blocks[i][at : at+min(want, blockSize-at)]
+	} else {
+		if p.scratch == nil {
+			p.scratch = make([]byte, 256<<10)
+		}
+		dst = p.scratch[:min(want, int64(len(p.scratch)))]
+	}
+	p.reading = int64(len(dst))
+	off := p.n
+	p.mu.Unlock()
+	k, err := r.Read(dst)
+	if k > 0 && p.bufs.dir != "" {
+		if werr := p.writeFile(dst[:k], off); werr != nil {
+			k, err = 0, werr
+		}
+	}
+	p.mu.Lock()
+	p.n += int64(k)
+	p.reading = 0
+	p.mu.Unlock()
+	return int64(k), err
+}
+
+func (p *partBuffer) writeFile(b []byte, off int64) error {
 	if p.file == nil {
 		f, err := os.CreateTemp(p.bufs.dir, tempPattern)
 		if err != nil {
@@ -167,24 +188,27 @@ func (p *partBuffer) writeFile(b []byte) error {
 		_ = os.Remove(f.Name())
 		p.file = f
 	}
-	_, err := p.file.WriteAt(b, p.n)
+	_, err := p.file.WriteAt(b, off)
 	return err
 }
 
 // ReadAt implements io.ReaderAt over the bytes held.
 func (p *partBuffer) ReadAt(b []byte, off int64) (int, error) {
-	if off >= p.n {
+	p.mu.Lock()
+	n, blocks := p.n, p.blocks
+	p.mu.Unlock()
+	if off >= n {
 		return 0, io.EOF
 	}
 	if p.file != nil {
-		b = b[:min(int64(len(b)), p.n-off)]
+		b = b[:min(int64(len(b)), n-off)]
 		k, err := p.file.ReadAt(b, off)
-		if err == nil && off+int64(k) == p.n {
+		if err == nil && off+int64(k) == n {
 			err = io.EOF
 		}
 		return k, err
 	}
-	return readBlocks(p.blocks, p.n, b, off)
+	return readBlocks(blocks, n, b, off)
 }
 
 // readBlocks implements io.ReaderAt over the n bytes held in blocks, laid
@@ -211,18 +235,19 @@ func readBlocks(blocks []*[blockSize]byte, n int64, b []byte, off int64) (int, e
 
 // release returns the buffer's blocks and budget. The buffer is empty after.
 func (p *partBuffer) release() {
-	for _, blk := range p.blocks {
+	p.bufs.budget.unregister(p)
+	p.mu.Lock()
+	blocks, taken := p.blocks, p.taken
+	p.blocks, p.taken, p.n = nil, 0, 0
+	p.mu.Unlock()
+	for _, blk := range blocks {
 		p.bufs.pool.Put(blk)
 	}
-	p.blocks = nil
 	if p.file != nil {
 		_ = p.file.Close()
 		p.file = nil
 	}
-	if p.taken > 0 {
-		p.bufs.budget.release(p.taken)
-	}
-	p.taken, p.n = 0, 0
+	p.bufs.budget.release(taken)
 }
 
 // piece is a run of bytes readable at offsets.

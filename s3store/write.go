@@ -17,7 +17,9 @@ import (
 //
 // Bytes are cut into parts as the schedule fixes them. Whole parts upload
 // while the body is still being read, up to Options.ConcurrentPartUploads
-// at a time, each from a buffer that takes the store's budget as it fills.
+// at a time, each from a buffer that reserved the store's budget for the
+// part (or for what the body can still bring, see tus.RemainingReader)
+// before reading its first byte (see makeRoom and budget).
 // A part that the body does not fill becomes a tail object at the end of the
 // request, so every byte read is stored before WriteChunk returns; the part
 // is uploaded later, from the tail bytes and the next request's. When the
@@ -55,6 +57,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (n
 		results:  make(chan partResult, u.s.opts.ConcurrentPartUploads),
 		prefixOf: map[int][]segment{},
 		done:     map[int]partResult{},
+		src:      src,
 	}
 	w.limit, w.overErr = u.s.opts.MaxObjectSize, tus.ErrMaxSizeExceeded
 	if !u.doc.SizeIsDeferred {
@@ -87,6 +90,8 @@ type chunkWriter struct {
 	prefixOf map[int][]segment  // tail objects each dispatched part includes
 	spills   []segment          // tail objects written during the chunk
 	failed   error              // the first failed part upload
+
+	src io.Reader // the body, read for a tus.RemainingReader hint
 }
 
 // partEnd returns the offset just past part n, the upload's end included.
@@ -125,7 +130,7 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 		}
 		if cur.room() == 0 {
 			var err error
-			if prefix, cur, err = w.grow(ctx, k, prefix, cur, pos); err != nil {
+			if prefix, err = w.makeRoom(ctx, k, prefix, cur, pos, 0); err != nil {
 				rerr = err
 				break
 			}
@@ -155,7 +160,7 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 			k++
 			prefix, cur = nil, u.s.bufs.newPart()
 			if more != nil {
-				if prefix, cur, err = w.grow(ctx, k, prefix, cur, pos); err == nil {
+				if prefix, err = w.makeRoom(ctx, k, prefix, cur, pos, 1); err == nil {
 					var got int64
 					got, err = cur.readFrom(bytes.NewReader(more), 1)
 					pos += got
@@ -223,36 +228,57 @@ func (w *chunkWriter) probe(src io.Reader) error {
 	}
 }
 
-// grow makes room in cur for at least one more byte. When the budget is
-// exhausted it first waits for this chunk's own part uploads; if none is
-// left, it stores cur's bytes as a tail object (so no request ever waits for
-// memory while holding some) and then waits for budget.
-func (w *chunkWriter) grow(ctx context.Context, k int, prefix []segment, cur *partBuffer, pos int64) ([]segment, *partBuffer, error) {
-	for {
-		if ok, _ := cur.grow(ctx, false); ok {
-			return prefix, cur, nil
+// makeRoom makes room in cur for more bytes of part k. An empty buffer
+// reserves budget for the rest of the part at once, or for as much of it as
+// the body can still bring (pending bytes already read included), waiting in
+// line while holding no buffer: a part never spills to a tail object for
+// want of memory while others fill theirs. A buffer that its reservation
+// did not make big enough (the budget is smaller than a part, or the body
+// brought more than it said) grows a block at a time: when the budget has
+// none free, it first waits for this chunk's own part uploads, and if none
+// is left, it stores its bytes as a tail object and reserves anew.
+func (w *chunkWriter) makeRoom(ctx context.Context, k int, prefix []segment, cur *partBuffer, pos, pending int64) ([]segment, error) {
+	if cur.holds() {
+		for {
+			if ok, _ := cur.grow(ctx, false); ok {
+				return prefix, nil
+			}
+			if w.inflight == 0 {
+				break
+			}
+			w.waitOne()
 		}
-		if w.inflight == 0 {
-			break
+		if w.failed != nil {
+			return prefix, w.failed
 		}
-		w.waitOne()
+		var err error
+		if prefix, err = w.spill(ctx, prefix, cur, pos); err != nil {
+			return prefix, err
+		}
 	}
-	if w.failed != nil {
-		return prefix, cur, w.failed
+	need := min(w.partEnd(k), w.limit) - pos
+	if r, ok := w.src.(tus.RemainingReader); ok {
+		if rem := r.Remaining(); rem >= 0 {
+			need = min(need, rem+pending)
+		}
 	}
+	return prefix, cur.reserve(ctx, need)
+}
+
+// spill stores the bytes cur holds, which end at pos, as a tail object that
+// begins or continues the current part (prefix), and empties cur, returning
+// its budget. On failure cur keeps its bytes.
+func (w *chunkWriter) spill(ctx context.Context, prefix []segment, cur *partBuffer, pos int64) ([]segment, error) {
 	if cur.Len() > 0 {
 		g, err := w.u.s.putSegment(ctx, w.u.doc.ID, pos-cur.Len(), pos, 0, newSections(piece{r: cur, n: cur.Len()}))
 		if err != nil {
-			return prefix, cur, err
+			return prefix, err
 		}
-		cur.release()
 		prefix = append(prefix, g)
 		w.spills = append(w.spills, g)
 	}
-	if _, err := cur.grow(ctx, true); err != nil {
-		return prefix, cur, err
-	}
-	return prefix, cur, nil
+	cur.release()
+	return prefix, nil
 }
 
 // dispatch starts the upload of whole part k, made of the tail objects

@@ -162,7 +162,7 @@ func (e *env) runDisk(ctx context.Context) (err error) {
 		}
 		e.rep.add(rows)
 	}
-	return nil
+	return e.noteIdleRSS(ctx, "disk", servers)
 }
 
 // measureDisk runs sh once on s: sync, run, syncfs (durable), check the
@@ -392,7 +392,7 @@ func (e *env) runS3(ctx context.Context) (err error) {
 		}
 		e.rep.add(rows)
 	}
-	return nil
+	return e.noteIdleRSS(ctx, "S3", sides[1:])
 }
 
 // sumCounts returns the total of the counts.
@@ -446,4 +446,33 @@ func endpointFromEnv(list, name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// noteIdleRSS lets the servers rest for -idle-wait after the last workload
+// of a storage, then notes the resident memory of each next to its peak:
+// what a server gives back once the load is over.
+func (e *env) noteIdleRSS(ctx context.Context, storage string, servers []*server) error {
+	if e.cfg.idleWait <= 0 {
+		return nil
+	}
+	select {
+	case <-time.After(e.cfg.idleWait):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var parts []string
+	for _, s := range servers {
+		if s.p == nil {
+			continue
+		}
+		m, err := benchkit.ReadMem(s.p.pid())
+		if err != nil {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %.0f MiB (peak %.0f)", s.label, m.RSSMiB(), m.HWMMiB()))
+	}
+	if len(parts) > 0 {
+		e.rep.Notes = append(e.rep.Notes, fmt.Sprintf("RSS %s after the last %s workload: %s", e.cfg.idleWait, storage, strings.Join(parts, ", ")))
+	}
+	return nil
 }

@@ -115,6 +115,7 @@ type config struct {
 	cacheDir  string
 	oursBin   string
 	timeout   time.Duration
+	idleWait  time.Duration
 
 	smallN, smallConc int
 	smallSize         int64
@@ -167,6 +168,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&cfg.cacheDir, "cache", defaultCacheDir(), "where peers are installed")
 	fs.StringVar(&cfg.oursBin, "ours-bin", "", "cmd/tusd binary to run as ours (default: go build it from this checkout)")
 	fs.DurationVar(&cfg.timeout, "timeout", 2*time.Hour, "abort after this long")
+	fs.DurationVar(&cfg.idleWait, "idle-wait", 15*time.Second, "how long the servers rest after the last disk and the last S3 workload before their idle RSS is noted (0: not noted)")
 	fs.IntVar(&cfg.smallN, "small-n", 1000, "uploads of the small workloads")
 	fs.IntVar(&cfg.smallConc, "c", 8, "uploads in flight in the small and scale workloads")
 	fs.Var(&small, "small-size", "size of a small upload")

@@ -39,7 +39,7 @@ func TestSmoke(t *testing.T) {
 	_, s3 := endpointFromEnv(os.Getenv(envServers), "minio")
 	var stdout, stderr bytes.Buffer
 	err := run([]string{
-		"-json", "-rounds", "1", "-tmpdir", t.TempDir(),
+		"-json", "-rounds", "1", "-tmpdir", t.TempDir(), "-idle-wait", "10ms",
 		"-small-n", "20", "-chunked-size", "1MiB", "-chunk-size", "256KiB", "-large-size", "2MiB",
 		"-many-n", "4", "-many-size", "1MiB", "-scale-n", "200", "-scale-ops", "20",
 		"-s3-large-size", "6MiB", "-s3-chunked-size", "3MiB", "-s3-chunk-size", "1MiB", "-s3-many-n", "3", "-s3-many-size", "1MiB",
@@ -96,6 +96,11 @@ func TestSmoke(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Errorf("workloads %v, want those of %v", got, want)
+	}
+	if !slices.ContainsFunc(rep.Notes, func(n string) bool {
+		return strings.HasPrefix(n, "RSS 10ms after the last disk workload: raw ") && strings.Contains(n, "ours ")
+	}) {
+		t.Errorf("no note of the idle RSS after the disk workloads: %q", rep.Notes)
 	}
 	var text strings.Builder
 	if err := rep.writeText(&text); err != nil {

@@ -144,6 +144,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		}
 	}
 	stopCleaner, cleanupAttr := startCleaner(h, o, logger)
+	stopRelease := startMemoryRelease(reqs, idleCheck, releaseMemory)
+	defer stopRelease()
 	attrs := []any{"address", addr + o.basePath, "listen", listenAddr, "version", versionString()}
 	attrs = append(attrs, storeAttrs...)
 	attrs = append(attrs, "max_size", o.maxSize, "max_metadata_size", o.maxMetadataSize, "store_size", o.storeSize, "expiration", o.expiration, "expiration_sliding", o.expirationSliding, "cleanup", cleanupAttr, "ietf_drafts", !o.disableIETF,

@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tusgo/tus"
@@ -119,12 +120,21 @@ func newServer(o options, handler http.Handler, logger *slog.Logger, connState f
 // inflight counts the requests being served, so that shutdown can wait for
 // the ones whose connections it had to cut: they still store what they
 // read.
-type inflight struct{ wg sync.WaitGroup }
+type inflight struct {
+	wg      sync.WaitGroup
+	running atomic.Int64  // requests being served
+	started atomic.Uint64 // requests ever started
+}
 
 func (f *inflight) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.wg.Add(1)
-		defer f.wg.Done()
+		f.running.Add(1)
+		f.started.Add(1)
+		defer func() {
+			f.running.Add(-1)
+			f.wg.Done()
+		}()
 		next.ServeHTTP(w, r)
 	})
 }

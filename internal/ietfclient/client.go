@@ -34,7 +34,8 @@ type Client struct {
 	// upload creation").
 	ChunkSize int64
 	// MaxFailures is how many failed requests in a row end the upload (20
-	// if zero).
+	// if zero); failed requests that stored bytes (the next offset
+	// retrieval shows progress) start the count again.
 	MaxFailures int
 	// ExpectContinue makes a creation with content wait for the server
 	// before sending it (Expect: 100-continue; give the HTTP transport an
@@ -108,7 +109,8 @@ type upload struct {
 	high      int64 // the highest offset the server reported
 	progress  int64 // the highest offset a 104 reported
 	violation error // the first ErrProtocol found
-	failures  int
+	failures  int   // failed requests since the last that made progress
+	stored    int64 // the offset at which failures was last reset
 }
 
 // violate records a broken rule (the first one wins); the caller holds mu.
@@ -177,6 +179,12 @@ func (u *upload) run(ctx context.Context) (Result, error) {
 			case err == nil && st.status/100 == 2 && st.offset >= 0:
 				if st.offset > u.size {
 					return u.result(), fmt.Errorf("ietfclient: server offset %d is past the %d bytes to upload", st.offset, u.size)
+				}
+				if st.offset > u.stored {
+					// The failed requests stored bytes: they made progress
+					// (as tus-js-client, count only failures in a row that
+					// did not).
+					u.stored, u.failures = st.offset, 0
 				}
 				offset = st.offset
 			case err == nil && st.status/100 == 4:
