@@ -100,6 +100,7 @@ type s3Options struct {
 	minPartSize           int64
 	maxParts              int
 	concurrentPartUploads int
+	maxBufferedBytes      int64
 	disablePartCopy       bool
 	disableContentHashes  bool
 	callTimeout           time.Duration
@@ -133,7 +134,7 @@ var flagGroups = []flagGroup{
 	{"Protocol", []string{"max-size", "max-metadata-size", "disable-ietf-drafts", "disable-download", "disable-termination", "disable-concatenation", "expiration", "expiration-sliding", "cleanup-interval"}},
 	{"CORS", []string{"disable-cors", "cors-allow-origin", "cors-allow-credentials", "cors-allow-methods", "cors-allow-headers", "cors-expose-headers", "cors-max-age"}},
 	{"Storage", []string{"dir", "filestore-sync", "store-size"}},
-	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-disable-part-copy", "s3-disable-content-hashes", "s3-call-timeout", "s3-part-timeout"}},
+	{"Storage: S3 and S3-compatible services", []string{"s3-bucket", "s3-endpoint", "s3-object-prefix", "s3-part-size", "s3-min-part-size", "s3-max-parts", "s3-concurrent-part-uploads", "s3-max-buffered-bytes", "s3-disable-part-copy", "s3-disable-content-hashes", "s3-call-timeout", "s3-part-timeout"}},
 	{"Several instances", []string{"redis-url", "redis-lock-lease", "redis-key-prefix"}},
 	{"Timeouts", []string{"network-timeout", "min-transfer-rate", "min-transfer-rate-window", "shutdown-timeout", "acquire-lock-timeout"}},
 	{"Hooks", []string{"hooks-dir", "hooks-file-timeout", "hooks-http", "hooks-http-retry", "hooks-http-backoff", "hooks-http-timeout", "hooks-http-forward-headers", "hooks-http-max-response-size", "hooks-enabled-events", "progress-hooks-interval"}},
@@ -217,6 +218,7 @@ func newFlagSet(o *options, stderr io.Writer) *flag.FlagSet {
 	fs.Int64Var(&o.s3.minPartSize, "s3-min-part-size", 0, "smallest part the S3 service accepts but for the last, in `bytes` (0: 5 MiB)")
 	fs.IntVar(&o.s3.maxParts, "s3-max-parts", 0, "most parts the S3 service allows in one multipart upload (0: 10000)")
 	fs.IntVar(&o.s3.concurrentPartUploads, "s3-concurrent-part-uploads", 0, fmt.Sprintf("parts one request uploads to S3 at the same time (0: %d)", s3store.DefaultConcurrentPartUploads))
+	fs.Int64Var(&o.s3.maxBufferedBytes, "s3-max-buffered-bytes", 0, fmt.Sprintf("memory, in `bytes`, for the parts of all requests together; a request reserves a whole part before reading it and waits in line (0: %d MiB)", s3store.DefaultMaxBufferedBytes>>20))
 	fs.BoolVar(&o.s3.disablePartCopy, "s3-disable-part-copy", false, "concatenate uploads by streaming them instead of UploadPartCopy")
 	fs.BoolVar(&o.s3.disableContentHashes, "s3-disable-content-hashes", false, "send upload bytes to S3 without a SHA-256 in the signature, to save CPU (the CRC32 checksum still guards them; use with HTTPS)")
 	fs.DurationVar(&o.s3.callTimeout, "s3-call-timeout", 0, "time limit of each S3 call without upload bytes, retries included; the request then answers 503 with Retry-After (0: 15s)")
@@ -383,6 +385,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 		{"-hooks-http-retry", int64(o.hooks.httpRetry)}, {"-hooks-http-max-response-size", o.hooks.maxResponseSize},
 		{"-s3-part-size", o.s3.partSize}, {"-s3-min-part-size", o.s3.minPartSize},
 		{"-s3-max-parts", int64(o.s3.maxParts)}, {"-s3-concurrent-part-uploads", int64(o.s3.concurrentPartUploads)},
+		{"-s3-max-buffered-bytes", o.s3.maxBufferedBytes},
 		{"-pprof-block-profile-rate", int64(o.pprofBlockRate)}, {"-pprof-mutex-profile-rate", int64(o.pprofMutexRate)},
 	} {
 		if v.n < 0 {

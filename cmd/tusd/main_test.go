@@ -114,11 +114,11 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "http://127.0.0.1:9000", "-s3-object-prefix", "tus/",
 			"-s3-part-size", "5242880", "-s3-min-part-size", "1048576", "-s3-max-parts", "1000",
 			"-s3-concurrent-part-uploads", "2", "-s3-disable-part-copy", "-s3-disable-content-hashes", "-port", "0",
-			"-s3-call-timeout", "3s", "-s3-part-timeout", "90s"},
+			"-s3-call-timeout", "3s", "-s3-part-timeout", "90s", "-s3-max-buffered-bytes", "100663296"},
 			want: func(o *options) {
 				o.port = 0
 				o.s3 = s3Options{bucket: "up", endpoint: "http://127.0.0.1:9000", objectPrefix: "tus/", partSize: 5 << 20,
-					minPartSize: 1 << 20, maxParts: 1000, concurrentPartUploads: 2, disablePartCopy: true, disableContentHashes: true,
+					minPartSize: 1 << 20, maxParts: 1000, concurrentPartUploads: 2, maxBufferedBytes: 96 << 20, disablePartCopy: true, disableContentHashes: true,
 					callTimeout: 3 * time.Second, partTimeout: 90 * time.Second}
 			}},
 		{args: []string{"-s3-bucket", "up", "-s3-call-timeout", "-1s"}, wantErr: "-s3-call-timeout must not be negative"},
@@ -126,6 +126,8 @@ func TestParseFlags(t *testing.T) {
 		{args: []string{"-s3-part-timeout", "1m"}, wantErr: "-s3-part-timeout needs -s3-bucket"},
 		{args: []string{"-s3-bucket", "up", "-s3-part-size", "-1"}, wantErr: "-s3-part-size must not be negative"},
 		{args: []string{"-s3-bucket", "up", "-s3-max-parts", "-1"}, wantErr: "-s3-max-parts must not be negative"},
+		{args: []string{"-s3-bucket", "up", "-s3-max-buffered-bytes", "-1"}, wantErr: "-s3-max-buffered-bytes must not be negative"},
+		{args: []string{"-s3-max-buffered-bytes", "1"}, wantErr: "-s3-max-buffered-bytes needs -s3-bucket"},
 		{args: []string{"-s3-bucket", "up", "-s3-part-size", "5MiB"}, wantErr: `invalid value "5MiB" for flag -s3-part-size`},
 		{args: []string{"-s3-bucket", "up", "-s3-disable-part-copy=maybe"}, wantErr: `invalid boolean value "maybe" for -s3-disable-part-copy`},
 		{args: []string{"-s3-bucket", "up", "-s3-endpoint", "127.0.0.1:9000"}, wantErr: "-s3-endpoint \"127.0.0.1:9000\" is not an http:// or https:// URL"},

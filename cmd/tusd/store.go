@@ -69,6 +69,7 @@ func useS3(ctx context.Context, composer *tus.StoreComposer, so s3Options, share
 		MinPartSize:           so.minPartSize,
 		MaxParts:              so.maxParts,
 		ConcurrentPartUploads: so.concurrentPartUploads,
+		MaxBufferedBytes:      so.maxBufferedBytes,
 		// With the locks in this process's memory, so is the truth.
 		SingleProcess:        !shared,
 		DisablePartCopy:      so.disablePartCopy,
