@@ -200,7 +200,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.smallSize, cfg.chunkedSize, cfg.chunkSize = int64(small), int64(chunked), int64(chunk)
 	cfg.largeSize, cfg.manySize = int64(large), int64(many)
 	cfg.s3LargeSize, cfg.s3ChunkedSize, cfg.s3ChunkSize, cfg.s3ManySize = int64(s3Large), int64(s3Chunked), int64(s3Chunk), int64(s3Many)
-	cfg.partSize, cfg.partConcurrency = 16<<20, 4 // ours' defaults
+	cfg.partSize, cfg.partConcurrency = 16<<20, 4 // ours' part size; ours uploads up to 2 parts per request
 	var err error
 	if cfg.workloads, err = benchkit.PickList("workload", workloads, workloadOrder); err != nil {
 		return err
