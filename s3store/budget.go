@@ -8,9 +8,10 @@ import (
 )
 
 // reclaimAfter is how long a request may wait for buffer budget before the
-// budget takes back what other requests reserved but have not used for as
-// long (see budget.reclaim). A client that sends its part within it keeps
-// its whole reservation.
+// budget takes back room that older reservations will not use soon (see
+// budget.reclaim). A client that fills its part within reclaimAfter, or at
+// a pace that fills the rest of it within reclaimAfter, keeps its whole
+// reservation.
 const reclaimAfter = 2 * time.Second
 
 // budget is a counting semaphore of bytes shared by every request of a
@@ -21,32 +22,41 @@ const reclaimAfter = 2 * time.Second
 // Bytes can be taken back: a part buffer reserves room for a whole part
 // before its bytes arrive, and a client that stalls would otherwise keep
 // that room from everyone. A waiter that has waited reclaimAfter asks every
-// registered reservation at least that old to give back the room it has not
-// begun to fill (see partBuffer.shrink).
+// registered reservation at least that old to give back the room its client
+// would not fill within reclaimAfter at the pace it has shown (see
+// partBuffer.shrink). If that still does not serve the first in line, a
+// holder has waited for its client for reclaimAfter, and no bytes came back
+// meanwhile (the budget is stuck on bytes stalled clients filled), the
+// first in line takes what is free, at least a block, instead of all it
+// asked for.
 type budget struct {
 	mu           sync.Mutex
 	total        int64
 	free         int64
 	waiters      []*budgetWaiter // first come, first served
+	released     time.Time       // when bytes last came back
 	reservations map[reclaimable]struct{}
 }
 
 // reclaimable is a holder of budget that can give back room it has not used.
 type reclaimable interface {
-	// shrink gives back the unused room of a reservation older than age
-	// and returns how many bytes it gave back (not yet released).
-	shrink(age time.Duration) int64
+	// shrink gives back unused room of a reservation older than age (see
+	// partBuffer.shrink) and returns how many bytes it gave back (not yet
+	// released), and whether its holder has waited for its client for
+	// longer than age.
+	shrink(age time.Duration) (freed int64, stalled bool)
 }
 
 // budgetWaiter is a request for n bytes waiting in the queue; ready is
-// closed once they are granted.
+// closed once got bytes (n, or less, see budget) are granted.
 type budgetWaiter struct {
 	n     int64
+	got   int64
 	ready chan struct{}
 }
 
 func newBudget(n int64) *budget {
-	return &budget{total: n, free: n, reservations: map[reclaimable]struct{}{}}
+	return &budget{total: n, free: n, released: time.Now(), reservations: map[reclaimable]struct{}{}}
 }
 
 // tryAcquire takes n bytes if they are free and nobody waits for bytes.
@@ -61,14 +71,16 @@ func (b *budget) tryAcquire(n int64) bool {
 }
 
 // acquire takes n bytes (at most the total), waiting in line until they are
-// free or ctx ends. Every reclaimAfter spent waiting, it reclaims unused
-// reservations.
-func (b *budget) acquire(ctx context.Context, n int64) error {
+// free or ctx ends, and returns how many it took: n, or, for a waiter
+// first in line while the budget is stuck, what was free (see budget).
+// Every reclaimAfter spent waiting, it reclaims unused reservations.
+func (b *budget) acquire(ctx context.Context, n int64) (int64, error) {
+	n = min(n, b.total)
 	b.mu.Lock()
 	if len(b.waiters) == 0 && b.free >= n {
 		b.free -= n
 		b.mu.Unlock()
-		return nil
+		return n, nil
 	}
 	w := &budgetWaiter{n: n, ready: make(chan struct{})}
 	b.waiters = append(b.waiters, w)
@@ -78,9 +90,11 @@ func (b *budget) acquire(ctx context.Context, n int64) error {
 	for {
 		select {
 		case <-w.ready:
-			return nil
+			return w.got, nil
 		case <-t.C:
-			b.reclaim()
+			if stalled := b.reclaim(); stalled {
+				b.grantStuck(w)
+			}
 			t.Reset(reclaimAfter)
 			continue
 		case <-ctx.Done():
@@ -90,13 +104,32 @@ func (b *budget) acquire(ctx context.Context, n int64) error {
 	b.mu.Lock()
 	select {
 	case <-w.ready: // granted meanwhile: give the bytes back
-		b.free += n
+		b.free += w.got
 	default:
 		b.waiters = slices.DeleteFunc(b.waiters, func(x *budgetWaiter) bool { return x == w })
 	}
 	b.grantLocked()
 	b.mu.Unlock()
-	return ctx.Err()
+	return 0, ctx.Err()
+}
+
+// grantStuck gives w, if it is first in line and no bytes came back for
+// reclaimAfter, the whole blocks that are free (at least one).
+func (b *budget) grantStuck(w *budgetWaiter) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.waiters) == 0 || b.waiters[0] != w || time.Since(b.released) < reclaimAfter {
+		return
+	}
+	got := b.free / blockSize * blockSize
+	if got < blockSize {
+		return
+	}
+	b.waiters[0] = nil
+	b.waiters = b.waiters[1:]
+	b.free -= got
+	w.got = got
+	close(w.ready)
 }
 
 // release returns n bytes and grants them to the waiters they satisfy, in
@@ -107,6 +140,7 @@ func (b *budget) release(n int64) {
 	}
 	b.mu.Lock()
 	b.free += n
+	b.released = time.Now()
 	b.grantLocked()
 	b.mu.Unlock()
 }
@@ -118,6 +152,7 @@ func (b *budget) grantLocked() {
 		b.waiters[0] = nil
 		b.waiters = b.waiters[1:]
 		b.free -= w.n
+		w.got = w.n
 		close(w.ready)
 	}
 	if len(b.waiters) == 0 {
@@ -138,9 +173,10 @@ func (b *budget) unregister(r reclaimable) {
 	b.mu.Unlock()
 }
 
-// reclaim takes back the unused room of every reservation older than
-// reclaimAfter.
-func (b *budget) reclaim() {
+// reclaim takes back unused room of every reservation older than
+// reclaimAfter, and reports whether a holder has waited for its client
+// for longer than that.
+func (b *budget) reclaim() (stalled bool) {
 	b.mu.Lock()
 	rs := make([]reclaimable, 0, len(b.reservations))
 	for r := range b.reservations {
@@ -149,7 +185,10 @@ func (b *budget) reclaim() {
 	b.mu.Unlock()
 	var freed int64
 	for _, r := range rs {
-		freed += r.shrink(reclaimAfter)
+		n, st := r.shrink(reclaimAfter)
+		freed += n
+		stalled = stalled || st
 	}
 	b.release(freed)
+	return stalled
 }

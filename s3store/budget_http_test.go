@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -121,4 +122,97 @@ func TestBufferBudgetStalledClients(t *testing.T) {
 			require.Equal(t, src, e.object(id), id)
 		}
 	})
+}
+
+// h2Body delivers its bytes as an HTTP/2 request body does, which knows its
+// length: the last bytes with a nil error and io.EOF on the next Read. It
+// holds back its last byte until hold is closed, and closes read once it
+// has returned the bytes before it.
+type h2Body struct {
+	data []byte
+	hold chan struct{}
+	read chan struct{}
+}
+
+func (b *h2Body) Read(p []byte) (int, error) {
+	switch {
+	case len(b.data) == 0:
+		return 0, io.EOF
+	case len(b.data) == 1:
+		close(b.read)
+		<-b.hold
+	}
+	n := copy(p, b.data[:max(1, min(len(p), len(b.data)-1))])
+	b.data = b.data[n:]
+	return n, nil
+}
+
+func (b *h2Body) Remaining() int64 { return int64(len(b.data)) }
+
+// TestBufferBudgetBodyEndsAtRoom: a body whose declared length fills its
+// reservation to the last byte ends without asking for more room, so it
+// neither waits in line behind others for budget it does not need nor
+// stores its bytes early as a tail object. Here the request in line holds
+// its body back until the first has returned: waiting for room would last
+// until the budget takes back room of the one in line (reclaimAfter).
+func TestBufferBudgetBodyEndsAtRoom(t *testing.T) {
+	opts := s3store.Options{MaxBufferedBytes: 2 * mib}
+	forEachServer(t, opts, func(t *testing.T, e *env) {
+		aSrc, bSrc := data(mib, 95), data(2*mib, 96)
+		a := e.create(e.store, "a", 3*mib, nil)
+		b := e.create(e.store, "b", 3*mib, nil)
+		body := &h2Body{data: slices.Clone(aSrc), hold: make(chan struct{}), read: make(chan struct{})}
+		aDone := make(chan error, 1)
+		go func() {
+			n, err := a.WriteChunk(context.Background(), 0, body)
+			if err == nil && n != mib {
+				err = fmt.Errorf("a: stored %d bytes", n)
+			}
+			aDone <- err
+		}()
+		<-body.read // a holds its 1 MiB of budget
+		bDone := make(chan error, 1)
+		go func() {
+			// Waits in line for 2 MiB while a holds 1, then reads a body
+			// that comes only once a has returned.
+			n, err := b.WriteChunk(context.Background(), 0, &gatedReader{r: bytes.NewReader(bSrc), n: 0, reached: make(chan struct{}), open: aReturned(aDone)})
+			if err == nil && n != 2*mib {
+				err = fmt.Errorf("b: stored %d bytes", n)
+			}
+			bDone <- err
+		}()
+		time.Sleep(200 * time.Millisecond) // b queues meanwhile
+		close(body.hold)
+		start := time.Now()
+		select {
+		case err := <-bDone:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the requests never finished")
+		}
+		// Without budget to spare, only taking back b's room (after
+		// reclaimAfter) would have let a go on.
+		require.Less(t, time.Since(start), 2*time.Second, "the first request waited for room it did not need")
+		require.NoError(t, <-aDone)
+		_, info := e.load(e.store, "a")
+		require.Equal(t, int64(mib), info.Offset)
+		e.write(e.store, "a", data(2*mib, 97))
+		e.write(e.store, "b", data(mib, 98))
+		e.finish(e.store, "a")
+		e.finish(e.store, "b")
+		require.Equal(t, append(slices.Clone(aSrc), data(2*mib, 97)...), e.object("a"))
+		require.Equal(t, append(slices.Clone(bSrc), data(mib, 98)...), e.object("b"))
+	})
+}
+
+// aReturned returns a channel closed once a request has returned its
+// result on done; the result is put back for the test.
+func aReturned(done chan error) chan struct{} {
+	ch := make(chan struct{})
+	go func() {
+		err := <-done
+		done <- err
+		close(ch)
+	}()
+	return ch
 }

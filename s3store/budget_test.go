@@ -2,6 +2,7 @@ package s3store
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -13,14 +14,18 @@ import (
 func TestBudgetFirstComeFirstServed(t *testing.T) {
 	b := newBudget(4)
 	ctx := context.Background()
-	if err := b.acquire(ctx, 3); err != nil {
+	if _, err := b.acquire(ctx, 3); err != nil {
 		t.Fatal(err)
 	}
 	order := make(chan string, 4)
 	waitFor := func(name string, n int64) {
 		before := queued(b)
 		go func() {
-			if err := b.acquire(ctx, n); err != nil {
+			if got, err := b.acquire(ctx, n); err != nil || got != n {
+				if err == nil {
+					order <- fmt.Sprintf("%s: got %d of %d", name, got, n)
+					return
+				}
 				order <- name + ": " + err.Error()
 				return
 			}
@@ -47,7 +52,10 @@ func TestBudgetFirstComeFirstServed(t *testing.T) {
 	// Nothing free: a request for 4 waits, then one for 1 behind it.
 	gone, cancel := context.WithCancel(ctx)
 	cancelled := make(chan error, 1)
-	go func() { cancelled <- b.acquire(gone, 4) }()
+	go func() {
+		_, err := b.acquire(gone, 4)
+		cancelled <- err
+	}()
 	queuedN(b, 1)
 	waitFor("last", 1)
 	b.release(1) // "last" fits, but waits behind the request for 4
@@ -82,3 +90,34 @@ func queuedN(b *budget, n int) {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+// TestBudgetStuck: when the first in line has waited reclaimAfter, nothing
+// could be reclaimed, a holder waits for its client and no bytes came back
+// meanwhile (the budget is stuck on bytes stalled clients filled), it takes
+// the whole blocks that are free instead of waiting for all it asked for.
+func TestBudgetStuck(t *testing.T) {
+	b := newBudget(3 * blockSize)
+	b.register(stalledHolder{})
+	ctx := context.Background()
+	if got, err := b.acquire(ctx, 2*blockSize); err != nil || got != 2*blockSize {
+		t.Fatalf("acquire: %d, %v", got, err)
+	}
+	start := time.Now()
+	got, err := b.acquire(ctx, 3*blockSize)
+	if err != nil || got != blockSize {
+		t.Fatalf("stuck acquire: %d, %v; want the one free block", got, err)
+	}
+	if waited := time.Since(start); waited < reclaimAfter {
+		t.Fatalf("granted a part after %v, before reclaimAfter", waited)
+	}
+	b.release(3 * blockSize)
+	if b.free != b.total {
+		t.Fatalf("free %d of %d after everything was returned", b.free, b.total)
+	}
+}
+
+// stalledHolder is a reservation whose client has stalled with its room
+// filled: nothing to give back.
+type stalledHolder struct{}
+
+func (stalledHolder) shrink(time.Duration) (int64, bool) { return 0, true }

@@ -60,6 +60,8 @@ type partBuffer struct {
 	taken      int64     // budget held
 	reading    int64     // room a Read in progress may fill
 	reservedAt time.Time // when reserve last took budget
+	reservedN  int64     // n then
+	filledAt   time.Time // when a Read last brought bytes, or reservedAt
 }
 
 func (b *buffers) newPart() *partBuffer { return &partBuffer{bufs: b} }
@@ -71,7 +73,7 @@ func (p *partBuffer) Len() int64 {
 	return p.n
 }
 
-// room reports whether the buffer can take more bytes without more budget.
+// room returns how many more bytes the buffer can take without more budget.
 func (p *partBuffer) room() int64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -86,56 +88,62 @@ func (p *partBuffer) holds() bool {
 }
 
 // reserve takes budget for n more bytes, rounded up to whole blocks and
-// capped at the store's whole budget, waiting in line for it. The room it
-// has not begun to fill may be reclaimed after reclaimAfter (see shrink).
+// capped at the store's whole budget, waiting in line for it (when the
+// budget is stuck, it may get less, see budget). The room it will not fill
+// soon may be reclaimed after reclaimAfter (see shrink).
 func (p *partBuffer) reserve(ctx context.Context, n int64) error {
 	b := p.bufs.budget
 	want := min(max(ceilDiv(n, blockSize), 1)*blockSize, b.total/blockSize*blockSize)
 	if want <= 0 {
 		want = blockSize
 	}
-	if err := b.acquire(ctx, want); err != nil {
+	got, err := b.acquire(ctx, want)
+	if err != nil {
 		return err
 	}
 	p.mu.Lock()
-	p.taken += want
-	p.reservedAt = time.Now()
+	p.taken += got
+	p.reservedAt, p.reservedN = time.Now(), p.n
+	p.filledAt = p.reservedAt
 	p.mu.Unlock()
 	b.register(p)
 	return nil
 }
 
-// grow takes one more block of budget, without waiting if wait is false.
-func (p *partBuffer) grow(ctx context.Context, wait bool) (bool, error) {
-	if wait {
-		if err := p.bufs.budget.acquire(ctx, blockSize); err != nil {
-			return false, err
-		}
-	} else if !p.bufs.budget.tryAcquire(blockSize) {
-		return false, nil
+// tryGrow takes one more block of budget if it is free and nobody waits
+// for budget.
+func (p *partBuffer) tryGrow() bool {
+	if !p.bufs.budget.tryAcquire(blockSize) {
+		return false
 	}
 	p.mu.Lock()
 	p.taken += blockSize
 	p.mu.Unlock()
-	return true, nil
+	return true
 }
 
 // shrink implements reclaimable: if the buffer reserved its budget more
-// than age ago, it keeps only the blocks it holds bytes in or is reading
-// into, and gives the rest back.
-func (p *partBuffer) shrink(age time.Duration) int64 {
+// than age ago, it keeps the blocks it holds bytes in or is reading into,
+// and room for what its client would send within age at the pace it has
+// shown since then, and gives the rest back. A client that stalls keeps
+// only its blocks; one fast enough to fill the part within age keeps all.
+func (p *partBuffer) shrink(age time.Duration) (int64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.taken == 0 || time.Since(p.reservedAt) <= age {
-		return 0
+	stalled := p.reading > 0 && time.Since(p.filledAt) > age
+	since := time.Since(p.reservedAt)
+	if p.taken == 0 || since <= age {
+		return 0, stalled
 	}
-	keep := max(ceilDiv(p.n+p.reading, blockSize)*blockSize, int64(len(p.blocks))*blockSize)
+	pace := float64(p.n-p.reservedN) / since.Seconds() // bytes per second
+	soon := int64(min(pace*age.Seconds(), float64(p.taken)))
+	keep := max(ceilDiv(p.n+max(p.reading, soon), blockSize)*blockSize, int64(len(p.blocks))*blockSize)
 	if p.taken <= keep {
-		return 0
+		return 0, stalled
 	}
 	freed := p.taken - keep
 	p.taken = keep
-	return freed
+	return freed, stalled
 }
 
 // readFrom makes one Read of r into the buffer's room, of at most max
@@ -173,6 +181,9 @@ func (p *partBuffer) readFrom(r io.Reader, max int64) (int64, error) {
 	p.mu.Lock()
 	p.n += int64(k)
 	p.reading = 0
+	if k > 0 {
+		p.filledAt = time.Now()
+	}
 	p.mu.Unlock()
 	return int64(k), err
 }

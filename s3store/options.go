@@ -87,15 +87,18 @@ type Options struct {
 	// whole store. Before it reads the bytes of a part, a request reserves
 	// room for the whole part (or for as much of it as the body can still
 	// bring), waiting in line, first come first served, while it holds no
-	// buffer: a part is read whole and uploaded, never stored as a tail
-	// object for want of memory. Memory blocks are taken as bytes arrive,
-	// so a reservation costs memory only as it fills. A client that stalls
-	// cannot keep the others waiting: once a request has waited 2 s, the
-	// room that reservations at least as old have not begun to fill is
-	// taken back, and the stalled request stores what it holds as a tail
-	// object when its bytes come, then queues again. With a budget smaller
-	// than a part, buffers grow a block at a time and store their bytes as
-	// tail objects when the budget runs out.
+	// buffer: many uploads at once take turns, each reading and uploading
+	// whole parts, instead of storing scraps as tail objects. Memory blocks
+	// are taken as bytes arrive, so a reservation costs memory only as it
+	// fills. Slow clients cannot keep the others waiting: once a request
+	// has waited 2 s, reservations at least that old give back the room
+	// their clients would not fill within 2 s at the pace they have shown
+	// (a stalled client keeps only the blocks it has bytes in); such a
+	// request stores what it holds as a tail object when it needs more
+	// room while others wait, and queues again. If the first in line still
+	// waits and no bytes came back for 2 s, it takes the whole blocks that
+	// are free. With a budget smaller than a part, buffers grow a block at
+	// a time and store their bytes as tail objects when it runs out.
 	//
 	// Parts uploaded from tail objects (after a response, see WriteChunk,
 	// or by a request that stored its bytes as tail objects) read those

@@ -129,6 +129,18 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 			break
 		}
 		if cur.room() == 0 {
+			if remainingOf(src) == 0 {
+				// The body says nothing more comes (an HTTP/2 body ends
+				// with a read after its last bytes): read its end instead
+				// of waiting for room.
+				b, err := peekByte(src)
+				if b == nil {
+					rerr = err
+					break
+				}
+				src = &unread{b: b, src: src}
+				w.src = src
+			}
 			var err error
 			if prefix, err = w.makeRoom(ctx, k, prefix, cur, pos, 0); err != nil {
 				rerr = err
@@ -200,6 +212,38 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 	return stored, nil
 }
 
+// remainingOf returns how many bytes src can still bring at most, or -1
+// if it does not say (see tus.RemainingReader).
+func remainingOf(src io.Reader) int64 {
+	if r, ok := src.(tus.RemainingReader); ok {
+		return r.Remaining()
+	}
+	return -1
+}
+
+// unread is src with bytes read from it put back in front.
+type unread struct {
+	b   []byte
+	src io.Reader
+}
+
+func (u *unread) Read(p []byte) (int, error) {
+	if len(u.b) > 0 {
+		n := copy(p, u.b)
+		u.b = u.b[n:]
+		return n, nil
+	}
+	return u.src.Read(p)
+}
+
+// Remaining implements tus.RemainingReader.
+func (u *unread) Remaining() int64 {
+	if rem := remainingOf(u.src); rem >= 0 {
+		return rem + int64(len(u.b))
+	}
+	return -1
+}
+
 // peekByte reads one byte of src, or returns the error that ends it.
 func peekByte(src io.Reader) ([]byte, error) {
 	var b [1]byte
@@ -240,7 +284,7 @@ func (w *chunkWriter) probe(src io.Reader) error {
 func (w *chunkWriter) makeRoom(ctx context.Context, k int, prefix []segment, cur *partBuffer, pos, pending int64) ([]segment, error) {
 	if cur.holds() {
 		for {
-			if ok, _ := cur.grow(ctx, false); ok {
+			if cur.tryGrow() {
 				return prefix, nil
 			}
 			if w.inflight == 0 {
@@ -257,10 +301,8 @@ func (w *chunkWriter) makeRoom(ctx context.Context, k int, prefix []segment, cur
 		}
 	}
 	need := min(w.partEnd(k), w.limit) - pos
-	if r, ok := w.src.(tus.RemainingReader); ok {
-		if rem := r.Remaining(); rem >= 0 {
-			need = min(need, rem+pending)
-		}
+	if rem := remainingOf(w.src); rem >= 0 {
+		need = min(need, rem+pending)
 	}
 	return prefix, cur.reserve(ctx, need)
 }
@@ -327,7 +369,7 @@ func (w *chunkWriter) dispatch(ctx context.Context, k int, prefix []segment, cur
 		// normally (a test's mock may end the goroutine).
 		res := partResult{p: part{num: int32(k)}, err: fmt.Errorf("s3store: part %d of %q: upload ended without a result", k, w.u.doc.ID)}
 		defer func() {
-			cur.release() // before the result, so a waiting grow finds the budget
+			cur.release() // before the result, so the budget is back (for those in line first) when the writer sees it
 			release()
 			w.results <- res
 		}()
