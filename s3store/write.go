@@ -275,12 +275,13 @@ func (w *chunkWriter) probe(src io.Reader) error {
 // makeRoom makes room in cur for more bytes of part k. An empty buffer
 // reserves budget for the rest of the part at once, or for as much of it as
 // the body can still bring (pending bytes already read included), waiting in
-// line while holding no buffer: a part never spills to a tail object for
-// want of memory while others fill theirs. A buffer that its reservation
-// did not make big enough (the budget is smaller than a part, or the body
-// brought more than it said) grows a block at a time: when the budget has
-// none free, it first waits for this chunk's own part uploads, and if none
-// is left, it stores its bytes as a tail object and reserves anew.
+// line while holding no buffer, so that parts are read whole instead of
+// spilled for want of memory. A buffer whose room ran out before its part
+// did (the budget is smaller than a part, took room back from a slow
+// client, or gave a stuck line what was free; or the body brought more
+// than it said) grows a block at a time: when the budget has none free or
+// others wait, it first waits for this chunk's own part uploads, and if
+// none is left, it stores its bytes as a tail object and reserves anew.
 func (w *chunkWriter) makeRoom(ctx context.Context, k int, prefix []segment, cur *partBuffer, pos, pending int64) ([]segment, error) {
 	if cur.holds() {
 		for {
