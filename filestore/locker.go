@@ -56,6 +56,10 @@ const (
 //     flock, that the path no longer names that file, and starts over.
 //     Lock files must not be removed by anyone else.
 //
+// One goroutine per locker looks for the release requests of all the locks
+// it holds through Lock, every ReleaseCheckInterval; it runs only while such
+// locks are held, and Close waits for it.
+//
 // Its locks implement tus.TryLocker too: TryLock takes a lock that nobody
 // holds, with one non-blocking attempt at each level, and asks no holder to
 // let go.
@@ -74,9 +78,10 @@ type FileLocker struct {
 	// ReleaseCheckInterval is not positive.
 	ReleaseCheckInterval time.Duration
 
-	dir string
-	mem *memorylocker.MemoryLocker
-	ofd *ofdTable // nil: flock on a file per upload
+	dir     string
+	mem     *memorylocker.MemoryLocker
+	ofd     *ofdTable // nil: flock on a file per upload
+	watcher *releaseWatcher
 }
 
 // NewLocker returns a FileLocker keeping its lock files in dir, which it
@@ -102,6 +107,7 @@ func newLocker(dir string, useOFD bool) (*FileLocker, error) {
 		ReleaseCheckInterval: DefaultReleaseCheckInterval,
 		dir:                  abs,
 		mem:                  memorylocker.New(),
+		watcher:              newReleaseWatcher(),
 	}
 	if useOFD {
 		if l.ofd, err = openOFD(abs); err != nil && !errors.Is(err, errors.ErrUnsupported) {
@@ -111,9 +117,11 @@ func newLocker(dir string, useOFD bool) (*FileLocker, error) {
 	return l, nil
 }
 
-// Close releases the locker's lock file. Locks still held are lost; call it
-// only when no request uses the locker any more.
+// Close stops the goroutine that looks for release requests and waits for
+// it, and releases the locker's lock file. Locks still held are lost; call
+// it only when no request uses the locker any more.
 func (l *FileLocker) Close() error {
+	l.watcher.close()
 	if l.ofd == nil {
 		return nil
 	}
@@ -177,26 +185,24 @@ type fileLock struct {
 	file        *os.File // the flocked lock file while locked; guarded by mu
 }
 
-// lockLife is what both kinds of lock share: one Lock at a time, a watcher
-// goroutine while a lock taken by Lock is held, stopped and waited for by
-// Unlock. A lock taken by TryLock has no watcher: nobody is there to be
-// asked to let go.
+// lockLife is what both kinds of lock share: one Lock at a time, and while
+// a lock taken by Lock is held, a place among the locks the locker's
+// releaseWatcher checks, which Unlock gives up. A lock taken by TryLock is
+// not checked: nobody is there to be asked to let go.
 type lockLife struct {
 	id    string
 	mu    sync.Mutex // guards the fields below and the lock's own
 	state lockState
-	stop  chan struct{} // closed by Unlock to stop the watcher
-	done  chan struct{} // closed by the watcher when it returns
+	watch *watchedLock // while locked by Lock
 }
 
 // lock runs acquire (without mu) for a lock that is neither held nor being
-// acquired, then starts watch, which must return once stop is closed and
-// then close done. release is releaseRequested called at most once. With
-// watch nil (TryLock) no goroutine is started and done is closed at once,
-// so that unlock works the same.
-func (l *lockLife) lock(ctx context.Context, releaseRequested func(),
-	acquire func(ctx context.Context, release func()) error,
-	watch func(release func(), stop <-chan struct{}, done chan<- struct{})) error {
+// acquired, then asks the locker's watcher to check asked (which reports
+// whether a waiter in another process asked for the lock) until unlock.
+// release is releaseRequested called at most once. With asked nil
+// (TryLock) nothing is checked.
+func (l *lockLife) lock(ctx context.Context, locker *FileLocker, releaseRequested func(),
+	acquire func(ctx context.Context, release func()) error, asked func() bool) error {
 	l.mu.Lock()
 	if l.state != unlocked {
 		l.mu.Unlock()
@@ -213,27 +219,27 @@ func (l *lockLife) lock(ctx context.Context, releaseRequested func(),
 		l.state = unlocked
 		return err
 	}
-	l.state, l.stop, l.done = locked, make(chan struct{}), make(chan struct{})
-	if watch == nil {
-		close(l.done)
-		return nil
+	l.state = locked
+	if asked != nil {
+		l.watch = locker.watcher.watch(positive(locker.ReleaseCheckInterval, DefaultReleaseCheckInterval), asked, release)
 	}
-	go watch(release, l.stop, l.done)
 	return nil
 }
 
-// unlock stops the watcher of a held lock, waits for it, and runs free with
-// mu held.
-func (l *lockLife) unlock(free func() error) error {
+// unlock stops the checks of a held lock (once it returns, the release
+// callback neither runs nor will be called) and runs free with mu held.
+func (l *lockLife) unlock(locker *FileLocker, free func() error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.state != locked {
 		return fmt.Errorf("filestore: unlock %q: %w", l.id, memorylocker.ErrNotLocked)
 	}
-	close(l.stop)
-	<-l.done
+	if l.watch != nil {
+		locker.watcher.unwatch(l.watch)
+		l.watch = nil
+	}
 	err := free()
-	l.state, l.stop, l.done = unlocked, nil, nil
+	l.state = unlocked
 	if err != nil {
 		return fmt.Errorf("filestore: unlock %q: %w", l.id, err)
 	}
@@ -250,15 +256,16 @@ func (l *lockLife) unlock(free func() error) error {
 // goroutine, when someone else wants the lock. It may be called while this
 // Lock is still waiting for another process, when a newer request in this
 // process already wants the lock. It must not block, and in particular must
-// not call Unlock itself: Unlock waits for the goroutine that calls it.
+// not call Unlock itself: Unlock waits for the goroutine that calls it, which
+// serves the release requests of every lock the locker holds.
 func (k *fileLock) Lock(ctx context.Context, releaseRequested func()) error {
-	return k.lock(ctx, releaseRequested, func(ctx context.Context, release func()) error {
+	return k.lock(ctx, k.locker, releaseRequested, func(ctx context.Context, release func()) error {
 		f, err := k.acquire(ctx, release)
 		if err == nil {
 			k.file = f // published by lock taking mu
 		}
 		return err
-	}, k.watch)
+	}, k.asked)
 }
 
 // TryLock acquires the lock if nobody holds it, in this process or another;
@@ -275,7 +282,7 @@ func (k *fileLock) Lock(ctx context.Context, releaseRequested func()) error {
 // between the immediate retries needed when the lock file is removed under
 // it.
 func (k *fileLock) TryLock(ctx context.Context) error {
-	return k.lock(ctx, nil, func(ctx context.Context, _ func()) error {
+	return k.lock(ctx, k.locker, nil, func(ctx context.Context, _ func()) error {
 		f, err := k.tryAcquire(ctx)
 		if err == nil {
 			k.file = f // published by lock taking mu
@@ -402,38 +409,15 @@ func (k *fileLock) requestRelease() {
 	}
 }
 
-// watch runs while the lock is held: it asks every ReleaseCheckInterval
-// whether a waiter in another process left a release marker; when one did,
-// it removes the marker and calls release.
-func (k *fileLock) watch(release func(), stop <-chan struct{}, done chan<- struct{}) {
-	k.locker.watchForRelease(func() bool {
-		if _, err := os.Lstat(k.releasePath); err != nil {
-			return false
-		}
-		_ = os.Remove(k.releasePath)
-		return true
-	}, release, stop, done)
-}
-
-// watchForRelease is the loop of a held lock's watcher goroutine: every
-// ReleaseCheckInterval it calls asked, and when that reports a waiter in
-// another process, it calls release and returns. It returns when stop is
-// closed, and closes done when it returns.
-func (l *FileLocker) watchForRelease(asked func() bool, release func(), stop <-chan struct{}, done chan<- struct{}) {
-	defer close(done)
-	tick := time.NewTicker(positive(l.ReleaseCheckInterval, DefaultReleaseCheckInterval))
-	defer tick.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-tick.C:
-		}
-		if asked() {
-			release()
-			return
-		}
+// asked reports whether a waiter in another process left a release marker,
+// and removes the marker if one did. The locker's watcher calls it every
+// ReleaseCheckInterval while the lock is held.
+func (k *fileLock) asked() bool {
+	if _, err := os.Lstat(k.releasePath); err != nil {
+		return false
 	}
+	_ = os.Remove(k.releasePath)
+	return true
 }
 
 // Unlock releases the lock: it stops watching for release requests, removes
@@ -443,7 +427,7 @@ func (l *FileLocker) watchForRelease(asked func() bool, release func(), stop <-c
 // memorylocker.ErrNotLocked if the lock is not held; otherwise it does every
 // step and reports the errors of all of them.
 func (k *fileLock) Unlock() error {
-	return k.unlock(func() error {
+	return k.unlock(k.locker, func() error {
 		var errs []error
 		if err := os.Remove(k.releasePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove release request: %w", err))

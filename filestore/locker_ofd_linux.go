@@ -146,7 +146,7 @@ type ofdLock struct {
 // holder in another process is asked to let go within about
 // ReleaseCheckInterval. See fileLock.Lock for the contract.
 func (k *ofdLock) Lock(ctx context.Context, releaseRequested func()) error {
-	return k.lock(ctx, releaseRequested, k.acquire, k.watch)
+	return k.lock(ctx, k.locker, releaseRequested, k.acquire, k.asked)
 }
 
 // TryLock acquires the lock if nobody holds it, in this process or another;
@@ -157,7 +157,7 @@ func (k *ofdLock) Lock(ctx context.Context, releaseRequested func()) error {
 // after Lock. TryLock makes one non-blocking system call at most and does
 // not consult ctx.
 func (k *ofdLock) TryLock(ctx context.Context) error {
-	return k.lock(ctx, nil, func(ctx context.Context, _ func()) error {
+	return k.lock(ctx, k.locker, nil, func(ctx context.Context, _ func()) error {
 		if err := k.mem.TryLock(ctx); err != nil {
 			return fmt.Errorf("filestore: lock %q: %w", k.id, err)
 		}
@@ -219,19 +219,18 @@ func (k *ofdLock) acquire(ctx context.Context, release func()) (err error) {
 	}
 }
 
-// watch runs while the lock is held: a waiter in another process asks for
-// the lock by read-locking the upload's request range.
-func (k *ofdLock) watch(release func(), stop <-chan struct{}, done chan<- struct{}) {
-	k.locker.watchForRelease(func() bool {
-		asked, err := k.locker.ofd.conflict(requestBase + k.start)
-		return err == nil && asked
-	}, release, stop, done)
+// asked reports whether a waiter in another process asks for the lock: it
+// read-locks the upload's request range. The locker's watcher calls it
+// every ReleaseCheckInterval while the lock is held.
+func (k *ofdLock) asked() bool {
+	asked, err := k.locker.ofd.conflict(requestBase + k.start)
+	return err == nil && asked
 }
 
 // Unlock stops watching for release requests, releases the range lock and
 // then the in-process lock.
 func (k *ofdLock) Unlock() error {
-	return k.unlock(func() error {
+	return k.unlock(k.locker, func() error {
 		return errors.Join(k.locker.ofd.release(k.start, k.locker.ofd.held), k.mem.Unlock())
 	})
 }
