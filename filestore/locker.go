@@ -57,8 +57,8 @@ const (
 //     Lock files must not be removed by anyone else.
 //
 // One goroutine per locker looks for the release requests of all the locks
-// it holds through Lock, every ReleaseCheckInterval; it runs only while such
-// locks are held, and Close waits for it.
+// it holds through Lock, every ReleaseCheckInterval; it returns within one
+// interval once no such lock is held, and Close stops it and waits for it.
 //
 // Its locks implement tus.TryLocker too: TryLock takes a lock that nobody
 // holds, with one non-blocking attempt at each level, and asks no holder to
@@ -119,7 +119,8 @@ func newLocker(dir string, useOFD bool) (*FileLocker, error) {
 
 // Close stops the goroutine that looks for release requests and waits for
 // it, and releases the locker's lock file. Locks still held are lost; call
-// it only when no request uses the locker any more.
+// it only when no request uses the locker any more. Lock and TryLock fail
+// after Close with an error wrapping fs.ErrClosed.
 func (l *FileLocker) Close() error {
 	l.watcher.close()
 	if l.ofd == nil {
@@ -203,6 +204,9 @@ type lockLife struct {
 // (TryLock) nothing is checked.
 func (l *lockLife) lock(ctx context.Context, locker *FileLocker, releaseRequested func(),
 	acquire func(ctx context.Context, release func()) error, asked func() bool) error {
+	if locker.watcher.isClosed() {
+		return fmt.Errorf("filestore: lock %q: the locker is closed: %w", l.id, fs.ErrClosed)
+	}
 	l.mu.Lock()
 	if l.state != unlocked {
 		l.mu.Unlock()

@@ -13,7 +13,8 @@ import (
 // ticker per held lock cost about 8 KiB each and a wake-up per interval,
 // which with thousands of uploads in flight adds up. The goroutine runs only
 // while locks are watched: watch starts it, it returns at the first tick
-// that finds nothing to watch, and close stops it and waits for it.
+// that finds nothing to watch (so within one interval of the last unwatch),
+// and close stops it and waits for it.
 type releaseWatcher struct {
 	mu      sync.Mutex
 	watched map[*watchedLock]struct{}
@@ -41,7 +42,8 @@ func newReleaseWatcher() *releaseWatcher {
 // watch starts checking asked until unwatch; when asked reports a request,
 // release is called once and the lock is no longer checked. If the
 // goroutine is not running, watch starts it with a tick of interval. After
-// close, watch checks nothing: a closed locker is used by no request.
+// close, watch checks nothing (the locker refuses new locks by then; see
+// isClosed).
 func (rw *releaseWatcher) watch(interval time.Duration, asked func() bool, release func()) *watchedLock {
 	w := &watchedLock{asked: asked, release: release}
 	rw.mu.Lock()
@@ -122,6 +124,13 @@ func (rw *releaseWatcher) check(w *watchedLock) bool {
 	w.done = true
 	w.release()
 	return true
+}
+
+// isClosed reports whether close was called.
+func (rw *releaseWatcher) isClosed() bool {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return rw.closed
 }
 
 // close stops the goroutine, waits for it, and makes later calls of watch

@@ -2,11 +2,15 @@ package filestore
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/tusgo/tus"
 )
 
 const testCheckInterval = 2 * time.Millisecond
@@ -109,6 +113,56 @@ func TestReleaseWatcherUnwatchWaitsForCheck(t *testing.T) {
 	}
 }
 
+// TestReleaseWatcherStaleBatch checks that a lock unwatched while the
+// goroutine checks an earlier lock of the same batch is skipped: its
+// release callback must not run after unwatch returned.
+func TestReleaseWatcherStaleBatch(t *testing.T) {
+	rw := newReleaseWatcher()
+	defer rw.close()
+	entered, proceed := make(chan int, 1), make(chan struct{})
+	var blocking atomic.Int32 // 1 + the index of the lock whose check blocks
+	var ws [2]*watchedLock
+	var released [2]atomic.Bool
+	for i := range ws {
+		ws[i] = rw.watch(testCheckInterval, func() bool {
+			if blocking.CompareAndSwap(0, int32(i+1)) {
+				entered <- i
+				<-proceed
+				return false
+			}
+			return true
+		}, func() { released[i].Store(true) })
+	}
+	first := <-entered
+	other := 1 - first
+	rw.unwatch(ws[other])
+	close(proceed)
+	time.Sleep(20 * testCheckInterval)
+	if released[other].Load() {
+		t.Fatal("a lock unwatched during its batch was released")
+	}
+	rw.unwatch(ws[first])
+}
+
+// TestReleaseWatcherWatchRacesExit watches and unwatches locks in a tight
+// loop, so that watch often runs while the goroutine finds nothing to
+// watch and returns; a lock watched then must still be served.
+func TestReleaseWatcherWatchRacesExit(t *testing.T) {
+	rw := newReleaseWatcher()
+	defer rw.close()
+	for i := range 300 {
+		w := rw.watch(time.Microsecond, func() bool { return false }, func() {})
+		rw.unwatch(w)
+		if i%3 == 0 {
+			time.Sleep(time.Duration(i%7) * time.Microsecond)
+		}
+		var released atomic.Bool
+		w = rw.watch(time.Microsecond, func() bool { return true }, func() { released.Store(true) })
+		waitUntil(t, fmt.Sprintf("the release of lock %d", i), released.Load)
+		rw.unwatch(w)
+	}
+}
+
 func TestReleaseWatcherRestartsAndCloses(t *testing.T) {
 	rw := newReleaseWatcher()
 	w := rw.watch(testCheckInterval, func() bool { return false }, func() {})
@@ -121,20 +175,52 @@ func TestReleaseWatcherRestartsAndCloses(t *testing.T) {
 	waitUntil(t, "the release after a restart", func() bool { return releases.Load() == 1 })
 	rw.unwatch(w)
 
-	// A held lock keeps the goroutine running until close, which waits
-	// for it; after close nothing is checked.
-	rw.watch(testCheckInterval, func() bool { return false }, func() {})
-	rw.close()
+	// close waits for a check that is running, and stops the goroutine
+	// although a lock is still watched.
+	entered, proceed := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	rw.watch(testCheckInterval, func() bool {
+		if once.CompareAndSwap(false, true) {
+			close(entered)
+			<-proceed
+		}
+		return false
+	}, func() {})
+	<-entered
+	closed := make(chan struct{})
+	go func() { rw.close(); close(closed) }()
+	select {
+	case <-closed:
+		t.Fatal("close returned while a check was running")
+	case <-time.After(20 * testCheckInterval):
+	}
+	close(proceed)
+	<-closed
 	if !stopped(rw) {
 		t.Fatal("close returned with the goroutine running")
 	}
-	var asked atomic.Bool
-	rw.watch(testCheckInterval, func() bool { asked.Store(true); return true }, func() {})
-	time.Sleep(20 * testCheckInterval)
-	if asked.Load() {
-		t.Fatal("a lock watched after close was checked")
-	}
 	rw.close() // a second close is harmless
+}
+
+// TestLockAfterClose checks that a closed locker refuses new locks
+// instead of taking locks nobody would ask to let go.
+func TestLockAfterClose(t *testing.T) {
+	for _, ofd := range []bool{false, true} {
+		l, err := newLocker(t.TempDir(), ofd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k := newLock(t, l, "abc")
+		if err := l.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Lock(context.Background(), nil); !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("ofd %v: Lock after Close: %v, want fs.ErrClosed", ofd, err)
+		}
+		if err := k.(tus.TryLocker).TryLock(context.Background()); !errors.Is(err, fs.ErrClosed) {
+			t.Errorf("ofd %v: TryLock after Close: %v, want fs.ErrClosed", ofd, err)
+		}
+	}
 }
 
 // TestLockerHoldsManyLocksWithOneGoroutine checks that the locks a
