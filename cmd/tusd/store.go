@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -40,7 +41,8 @@ func useDir(composer *tus.StoreComposer, dir string, sync filestore.SyncPolicy, 
 		return nil, nil, err
 	}
 	locker.UseIn(composer)
-	return append(attrs, "locker", "file locks"), store.Close, nil
+	closeBoth := func() error { return errors.Join(store.Close(), locker.Close()) }
+	return append(attrs, "locker", "file locks"), closeBoth, nil
 }
 
 // useS3 puts the S3 store and an in-memory locker into composer, after
