@@ -63,7 +63,7 @@ func (u *upload) WriteChunk(ctx context.Context, offset int64, src io.Reader) (n
 	if !u.doc.SizeIsDeferred {
 		w.limit, w.overErr = u.doc.Size, tus.ErrSizeExceeded
 	}
-	return w.run(ctx, offset, src)
+	return w.run(ctx, offset)
 }
 
 // partResult is the outcome of one part upload.
@@ -91,7 +91,7 @@ type chunkWriter struct {
 	spills   []segment          // tail objects written during the chunk
 	failed   error              // the first failed part upload
 
-	src io.Reader // the body, read for a tus.RemainingReader hint
+	src io.Reader // the body (with a byte peeked at put back, see run)
 }
 
 // partEnd returns the offset just past part n, the upload's end included.
@@ -103,7 +103,8 @@ func (w *chunkWriter) partEnd(n int) int64 {
 	return end
 }
 
-func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int64, error) {
+// run reads w.src to its end, cutting it into parts.
+func (w *chunkWriter) run(ctx context.Context, offset int64) (int64, error) {
 	u := w.u
 	k := w.first
 	var prefix []segment // the tail objects that begin part k
@@ -125,21 +126,20 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 		}
 		end := min(w.partEnd(k), w.limit)
 		if pos == w.limit {
-			rerr = w.probe(src)
+			rerr = w.probe(w.src)
 			break
 		}
 		if cur.room() == 0 {
-			if remainingOf(src) == 0 {
+			if remainingOf(w.src) == 0 {
 				// The body says nothing more comes (an HTTP/2 body ends
 				// with a read after its last bytes): read its end instead
 				// of waiting for room.
-				b, err := peekByte(src)
+				b, err := peekByte(w.src)
 				if b == nil {
 					rerr = err
 					break
 				}
-				src = &unread{b: b, src: src}
-				w.src = src
+				w.src = &unread{b: b, src: w.src}
 			}
 			var err error
 			if prefix, err = w.makeRoom(ctx, k, prefix, cur, pos, 0); err != nil {
@@ -147,7 +147,7 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 				break
 			}
 		}
-		n, err := cur.readFrom(src, end-pos)
+		n, err := cur.readFrom(w.src, end-pos)
 		pos += n
 		if pos == w.partEnd(k) && pos > w.sched.start(k) {
 			var more []byte
@@ -155,7 +155,7 @@ func (w *chunkWriter) run(ctx context.Context, offset int64, src io.Reader) (int
 				// A part begun in the tail is complete: if the body ends
 				// here, the part is uploaded after the response.
 				if err == nil {
-					more, err = peekByte(src)
+					more, err = peekByte(w.src)
 				}
 				if more == nil {
 					w.held, w.heldN, w.heldPre = cur, k, prefix
