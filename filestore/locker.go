@@ -152,8 +152,7 @@ func (l *FileLocker) NewLock(id string) (tus.Lock, error) {
 		return l.newOFDLock(id, mem), nil
 	}
 	return &fileLock{
-		locker:      l,
-		lockLife:    lockLife{id: id},
+		lockLife:    lockLife{id: id, locker: l},
 		mem:         mem,
 		lockPath:    filepath.Join(l.dir, id+lockSuffix),
 		releasePath: filepath.Join(l.dir, id+releaseSuffix),
@@ -179,7 +178,6 @@ const (
 // fileLock is one lock of a FileLocker.
 type fileLock struct {
 	lockLife
-	locker      *FileLocker
 	mem         memLock
 	lockPath    string
 	releasePath string
@@ -191,10 +189,11 @@ type fileLock struct {
 // releaseWatcher checks, which Unlock gives up. A lock taken by TryLock is
 // not checked: nobody is there to be asked to let go.
 type lockLife struct {
-	id    string
-	mu    sync.Mutex // guards the fields below and the lock's own
-	state lockState
-	watch *watchedLock // while locked by Lock
+	id     string
+	locker *FileLocker
+	mu     sync.Mutex // guards the fields below and the lock's own
+	state  lockState
+	watch  *watchedLock // while locked by Lock
 }
 
 // lock runs acquire (without mu) for a lock that is neither held nor being
@@ -202,9 +201,9 @@ type lockLife struct {
 // whether a waiter in another process asked for the lock) until unlock.
 // release is releaseRequested called at most once. With asked nil
 // (TryLock) nothing is checked.
-func (l *lockLife) lock(ctx context.Context, locker *FileLocker, releaseRequested func(),
+func (l *lockLife) lock(ctx context.Context, releaseRequested func(),
 	acquire func(ctx context.Context, release func()) error, asked func() bool) error {
-	if locker.watcher.isClosed() {
+	if l.locker.watcher.isClosed() {
 		return fmt.Errorf("filestore: lock %q: the locker is closed: %w", l.id, fs.ErrClosed)
 	}
 	l.mu.Lock()
@@ -225,21 +224,21 @@ func (l *lockLife) lock(ctx context.Context, locker *FileLocker, releaseRequeste
 	}
 	l.state = locked
 	if asked != nil {
-		l.watch = locker.watcher.watch(positive(locker.ReleaseCheckInterval, DefaultReleaseCheckInterval), asked, release)
+		l.watch = l.locker.watcher.watch(positive(l.locker.ReleaseCheckInterval, DefaultReleaseCheckInterval), asked, release)
 	}
 	return nil
 }
 
 // unlock stops the checks of a held lock (once it returns, the release
 // callback neither runs nor will be called) and runs free with mu held.
-func (l *lockLife) unlock(locker *FileLocker, free func() error) error {
+func (l *lockLife) unlock(free func() error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.state != locked {
 		return fmt.Errorf("filestore: unlock %q: %w", l.id, memorylocker.ErrNotLocked)
 	}
 	if l.watch != nil {
-		locker.watcher.unwatch(l.watch)
+		l.locker.watcher.unwatch(l.watch)
 		l.watch = nil
 	}
 	err := free()
@@ -263,7 +262,7 @@ func (l *lockLife) unlock(locker *FileLocker, free func() error) error {
 // not call Unlock itself: Unlock waits for the goroutine that calls it, which
 // serves the release requests of every lock the locker holds.
 func (k *fileLock) Lock(ctx context.Context, releaseRequested func()) error {
-	return k.lock(ctx, k.locker, releaseRequested, func(ctx context.Context, release func()) error {
+	return k.lock(ctx, releaseRequested, func(ctx context.Context, release func()) error {
 		f, err := k.acquire(ctx, release)
 		if err == nil {
 			k.file = f // published by lock taking mu
@@ -286,7 +285,7 @@ func (k *fileLock) Lock(ctx context.Context, releaseRequested func()) error {
 // between the immediate retries needed when the lock file is removed under
 // it.
 func (k *fileLock) TryLock(ctx context.Context) error {
-	return k.lock(ctx, k.locker, nil, func(ctx context.Context, _ func()) error {
+	return k.lock(ctx, nil, func(ctx context.Context, _ func()) error {
 		f, err := k.tryAcquire(ctx)
 		if err == nil {
 			k.file = f // published by lock taking mu
@@ -431,7 +430,7 @@ func (k *fileLock) asked() bool {
 // memorylocker.ErrNotLocked if the lock is not held; otherwise it does every
 // step and reports the errors of all of them.
 func (k *fileLock) Unlock() error {
-	return k.unlock(k.locker, func() error {
+	return k.unlock(func() error {
 		var errs []error
 		if err := os.Remove(k.releasePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("remove release request: %w", err))

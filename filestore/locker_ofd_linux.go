@@ -137,16 +137,15 @@ func (t *ofdTable) conflict(start int64) (bool, error) {
 // ofdLock is one lock of a FileLocker using OFD locks.
 type ofdLock struct {
 	lockLife
-	locker *FileLocker
-	start  int64
-	mem    memLock
+	start int64
+	mem   memLock
 }
 
 // Lock acquires the lock: first in this process, then across processes. A
 // holder in another process is asked to let go within about
 // ReleaseCheckInterval. See fileLock.Lock for the contract.
 func (k *ofdLock) Lock(ctx context.Context, releaseRequested func()) error {
-	return k.lock(ctx, k.locker, releaseRequested, k.acquire, k.asked)
+	return k.lock(ctx, releaseRequested, k.acquire, k.asked)
 }
 
 // TryLock acquires the lock if nobody holds it, in this process or another;
@@ -157,7 +156,7 @@ func (k *ofdLock) Lock(ctx context.Context, releaseRequested func()) error {
 // after Lock. TryLock makes one non-blocking system call at most and does
 // not consult ctx.
 func (k *ofdLock) TryLock(ctx context.Context) error {
-	return k.lock(ctx, k.locker, nil, func(ctx context.Context, _ func()) error {
+	return k.lock(ctx, nil, func(ctx context.Context, _ func()) error {
 		if err := k.mem.TryLock(ctx); err != nil {
 			return fmt.Errorf("filestore: lock %q: %w", k.id, err)
 		}
@@ -230,7 +229,7 @@ func (k *ofdLock) asked() bool {
 // Unlock stops watching for release requests, releases the range lock and
 // then the in-process lock.
 func (k *ofdLock) Unlock() error {
-	return k.unlock(k.locker, func() error {
+	return k.unlock(func() error {
 		return errors.Join(k.locker.ofd.release(k.start, k.locker.ofd.held), k.mem.Unlock())
 	})
 }
@@ -245,5 +244,5 @@ func (t *ofdTable) close() error { return t.file.Close() }
 
 // newOFDLock returns an unacquired OFD lock for id.
 func (l *FileLocker) newOFDLock(id string, mem memLock) tus.Lock {
-	return &ofdLock{lockLife: lockLife{id: id}, locker: l, start: rangeOf(id), mem: mem}
+	return &ofdLock{lockLife: lockLife{id: id, locker: l}, start: rangeOf(id), mem: mem}
 }
