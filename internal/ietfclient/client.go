@@ -333,23 +333,33 @@ func (u *upload) append(ctx context.Context, offset, end int64) (state, error) {
 // reads the response's state. 104 responses of our interop version give the
 // upload URL (on creation) and progress.
 func (u *upload) send(ctx context.Context, method, target string, h http.Header, offset, end int64, creation bool) (state, error) {
+	// ended is set, under mu, once Do has returned. The transport may still
+	// hand over a 1xx it had read when the request failed (a write error
+	// returns before the reading side stops): that one belongs to a request
+	// given up on, and an offset in it, true when sent, may be below what a
+	// later request reported.
+	ended := false
 	trace := &httptrace.ClientTrace{Got1xxResponse: func(code int, hdr textproto.MIMEHeader) error {
 		if code != 104 || hdr.Get("Upload-Draft-Interop-Version") != strconv.Itoa(u.c.Version) {
 			return nil // not for us: the draft says to ignore it
 		}
+		u.mu.Lock()
+		defer u.mu.Unlock()
+		if ended {
+			return nil
+		}
 		if loc := hdr.Get("Location"); loc != "" && creation {
-			u.setURL(loc)
-			u.mu.Lock()
-			if u.announced == "" {
-				u.announced = u.resolve(loc)
+			loc = u.resolve(loc)
+			if u.url == "" {
+				u.url = loc
 			}
-			u.mu.Unlock()
+			if u.announced == "" {
+				u.announced = loc
+			}
 		}
 		if off, ok := sfInteger(hdr.Get("Upload-Offset")); ok {
-			u.mu.Lock()
 			u.res.Progress = append(u.res.Progress, off)
 			u.sawOffset(off, true)
-			u.mu.Unlock()
 		}
 		return nil
 	}}
@@ -374,6 +384,9 @@ func (u *upload) send(ctx context.Context, method, target string, h http.Header,
 		client = http.DefaultClient
 	}
 	resp, err := client.Do(req)
+	u.mu.Lock()
+	ended = true
+	u.mu.Unlock()
 	if err != nil {
 		return state{}, err
 	}

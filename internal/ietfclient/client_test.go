@@ -9,6 +9,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
+	"net/textproto"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -263,5 +266,62 @@ func TestStrict(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// staleTransport plays a server whose creation request breaks off after a
+// 104 with offset 40. The server then stores up to 60, which the offset
+// retrieval reports, and the transport hands the broken request one more
+// 104 (offset 50) only while the resuming append runs: a 1xx read before
+// the break but delivered after Do returned, as net/http may do when the
+// request body's write fails first.
+type staleTransport struct {
+	mu    sync.Mutex
+	stale *httptrace.ClientTrace // the broken creation's trace
+}
+
+func (s *staleTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r.Body != nil {
+		_, _ = io.Copy(io.Discard, r.Body)
+		r.Body.Close()
+	}
+	trace := httptrace.ContextClientTrace(r.Context())
+	h := func(pairs ...string) http.Header {
+		hdr := http.Header{"Upload-Draft-Interop-Version": {"5"}}
+		for i := 0; i < len(pairs); i += 2 {
+			hdr.Set(pairs[i], pairs[i+1])
+		}
+		return hdr
+	}
+	respond := func(status int, hdr http.Header) *http.Response {
+		return &http.Response{StatusCode: status, Header: hdr, Body: http.NoBody, Request: r}
+	}
+	switch r.Method {
+	case http.MethodPost:
+		_ = trace.Got1xxResponse(104, textproto.MIMEHeader(h("Location", "/up/1")))
+		_ = trace.Got1xxResponse(104, textproto.MIMEHeader(h("Upload-Offset", "40")))
+		s.stale = trace
+		return nil, errors.New("connection reset by peer")
+	case http.MethodHead:
+		return respond(http.StatusNoContent, h("Upload-Offset", "60", "Upload-Complete", "?0")), nil
+	default:
+		_ = s.stale.Got1xxResponse(104, textproto.MIMEHeader(h("Upload-Offset", "50")))
+		return respond(http.StatusCreated, h("Upload-Offset", "100", "Upload-Complete", "?1")), nil
+	}
+}
+
+// TestStale104Ignored: a 104 of a request the client already gave up on is
+// not an offset reported after those of later requests, so it is no
+// protocol violation.
+func TestStale104Ignored(t *testing.T) {
+	c := &Client{Version: 5, HTTP: &http.Client{Transport: &staleTransport{}}}
+	res, err := c.Upload(context.Background(), "http://example.invalid/up", bytes.NewReader(make([]byte, 100)), 100)
+	if err != nil {
+		t.Fatalf("Upload: %v", err)
+	}
+	if want := []int64{40}; !slices.Equal(res.Progress, want) {
+		t.Errorf("progress %v, want %v (the late 104 is not counted)", res.Progress, want)
 	}
 }
